@@ -1,0 +1,248 @@
+/* mod_mxhr: Comet server push for Apache httpd 2.4.
+ *
+ * SetHandler mxhr-stream turns a URL into a long-held response that
+ * pushes a multipart section every interval (multipart/x-mixed-replace
+ * or multipart/mixed). This file holds the module struct, the hooks and
+ * the handler's gatekeeping; see mxhr_config.c (directives),
+ * mxhr_frame.c (wire format), mxhr_stream.c (the loop) and
+ * mxhr_shared.c (counters across children).
+ */
+
+#include "apr_strings.h"
+#include "apr_hash.h"
+#include "apr_thread_mutex.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "mod_status.h"
+
+#include "mxhr_config.h"
+#include "mxhr_frame.h"
+#include "mxhr_shared.h"
+#include "mxhr_stream.h"
+
+#define MXHR_HANDLER "mxhr-stream"
+
+/* Directories whose interval was raised, so the log says it once per
+ * child; bounded so that many .htaccess files cannot grow it. */
+#define MXHR_WARNED_MAX 1024
+static apr_hash_t *warned_dirs;
+#if APR_HAS_THREADS
+static apr_thread_mutex_t *warned_mutex;
+#endif
+
+module AP_MODULE_DECLARE_DATA mxhr_module;
+
+static void warn_raised_once(request_rec *r, const mxhr_dir_conf *dc,
+                             const mxhr_settings *set)
+{
+    const char *key = dc->dir ? dc->dir : r->uri;
+    int first = 0;
+
+    if (!warned_dirs) {
+        return;
+    }
+#if APR_HAS_THREADS
+    if (warned_mutex) {
+        apr_thread_mutex_lock(warned_mutex);
+    }
+#endif
+    if (!apr_hash_get(warned_dirs, key, APR_HASH_KEY_STRING)
+        && apr_hash_count(warned_dirs) < MXHR_WARNED_MAX) {
+        char *copy = apr_pstrdup(apr_hash_pool_get(warned_dirs), key);
+        apr_hash_set(warned_dirs, copy, APR_HASH_KEY_STRING, copy);
+        first = 1;
+    }
+#if APR_HAS_THREADS
+    if (warned_mutex) {
+        apr_thread_mutex_unlock(warned_mutex);
+    }
+#endif
+    if (first) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MXHR_LOGNO(010)
+                      "MxhrInterval for %s is below MxhrMinInterval; "
+                      "raised to %" APR_TIME_T_FMT "ms", key,
+                      apr_time_as_msec(set->interval));
+    }
+}
+
+static int mxhr_handler(request_rec *r)
+{
+    const mxhr_dir_conf *dc;
+    const mxhr_srv_conf *sc;
+    mxhr_settings set;
+    const char *boundary, *media;
+    int mixed, rv;
+    mxhr_stream *s;
+
+    if (!r->handler || strcmp(r->handler, MXHR_HANDLER) != 0) {
+        return DECLINED;
+    }
+    /* HEAD comes as M_GET with header_only set; the 405's Allow header
+     * is built from allowed_methods (GET, HEAD, and TRACE when the core
+     * answers it). */
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, -1);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if ((rv = ap_discard_request_body(r)) != OK) {
+        return rv;
+    }
+
+    dc = ap_get_module_config(r->per_dir_config, &mxhr_module);
+    sc = ap_get_module_config(r->server->module_config, &mxhr_module);
+    mxhr_settings_resolve(dc, sc, &set);
+    if (set.interval_raised) {
+        warn_raised_once(r, dc, &set);
+    }
+
+    if (set.format == MXHR_FORMAT_AUTO) {
+        /* Caches must key on Accept, since it picks the framing. */
+        apr_table_mergen(r->headers_out, "Vary", "Accept");
+        mixed = mxhr_accepts_mixed(apr_table_get(r->headers_in, "Accept"));
+    }
+    else {
+        mixed = set.format == MXHR_FORMAT_MIXED;
+    }
+    media = mixed ? "multipart/mixed" : "multipart/x-mixed-replace";
+
+    boundary = set.boundary;
+    if (!boundary) {
+        boundary = mxhr_random_boundary(r->pool);
+        if (!boundary) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(011)
+                          "cannot make a random boundary");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (!r->header_only
+        && !mxhr_shared_admit(r->server, sc->max_streams > 0
+                              ? sc->max_streams : 0, r->pool)) {
+        apr_time_t secs = apr_time_sec(set.interval + APR_USEC_PER_SEC - 1);
+
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(012)
+                      "MxhrMaxStreams (%d) reached for this virtual host; "
+                      "refusing the stream with 503", sc->max_streams);
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    secs > 0 ? secs : 1));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    ap_set_content_type(r, apr_psprintf(r->pool, "%s; boundary=\"%s\"",
+                                        media, boundary));
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_unset(r->headers_out, "Content-Length");
+    /* Compressing filters would hold sections back until they fill a
+     * block. */
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->subprocess_env, "no-brotli", "1");
+
+    if (r->header_only) {
+        return OK;
+    }
+
+    s = mxhr_stream_create(r, &set, boundary, &mxhr_clock_source, NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
+                  "stream started: %s, every %" APR_TIME_T_FMT "ms, "
+                  "max %" APR_INT64_T_FMT " sections, max %" APR_TIME_T_FMT
+                  "ms (0: none), source %s", media,
+                  apr_time_as_msec(set.interval), set.max_sections,
+                  apr_time_as_msec(set.max_duration), s->source->name);
+    mxhr_stream_run_blocking(s);
+    return OK;
+}
+
+static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    /* The first pass only checks the configuration. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (mxhr_shared_init(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    warned_dirs = apr_hash_make(pchild);
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&warned_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS) {
+        warned_mutex = NULL;
+        warned_dirs = NULL;   /* without a lock, skip the bookkeeping */
+    }
+#endif
+}
+
+static int mxhr_status_hook(request_rec *r, int flags)
+{
+    mxhr_counters *k = mxhr_shared_counters();
+    apr_uint64_t v[8];
+
+    if (!k) {
+        return OK;
+    }
+    v[0] = apr_atomic_read64(&k->streams_open);
+    v[1] = apr_atomic_read64(&k->streams_total);
+    v[2] = apr_atomic_read64(&k->sections_sent);
+    v[3] = apr_atomic_read64(&k->ended[MXHR_END_CLIENT]);
+    v[4] = apr_atomic_read64(&k->ended[MXHR_END_LIMIT]);
+    v[5] = apr_atomic_read64(&k->ended[MXHR_END_SHUTDOWN]);
+    v[6] = apr_atomic_read64(&k->ended[MXHR_END_ERROR]);
+    v[7] = apr_atomic_read64(&k->refused_full);
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "MxhrStreamsOpen: %" APR_UINT64_T_FMT "\n"
+                   "MxhrStreamsTotal: %" APR_UINT64_T_FMT "\n"
+                   "MxhrSectionsSent: %" APR_UINT64_T_FMT "\n"
+                   "MxhrEndedByClient: %" APR_UINT64_T_FMT "\n"
+                   "MxhrEndedByLimit: %" APR_UINT64_T_FMT "\n"
+                   "MxhrEndedByShutdown: %" APR_UINT64_T_FMT "\n"
+                   "MxhrEndedByError: %" APR_UINT64_T_FMT "\n"
+                   "MxhrRefusedFull: %" APR_UINT64_T_FMT "\n",
+                   v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+    }
+    else {
+        ap_rprintf(r, "<hr>\n<h2>mod_mxhr streams</h2>\n<dl>"
+                   "<dt>Open now: %" APR_UINT64_T_FMT "</dt>"
+                   "<dt>Started: %" APR_UINT64_T_FMT "</dt>"
+                   "<dt>Sections sent: %" APR_UINT64_T_FMT "</dt>"
+                   "<dt>Ended by client / limit / shutdown / error: %"
+                   APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+                   APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</dt>"
+                   "<dt>Refused (MxhrMaxStreams): %" APR_UINT64_T_FMT
+                   "</dt></dl>\n",
+                   v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+    }
+    return OK;
+}
+
+static void mxhr_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(mxhr) = {
+    STANDARD20_MODULE_STUFF,
+    mxhr_create_dir_conf,     /* per-directory config creator */
+    mxhr_merge_dir_conf,      /* per-directory config merger */
+    mxhr_create_srv_conf,     /* per-server config creator */
+    mxhr_merge_srv_conf,      /* per-server config merger */
+    mxhr_cmds,                /* directive table */
+    mxhr_register_hooks       /* hook registration */
+};

@@ -1,0 +1,337 @@
+/* mod_mxhr: directives, create/merge, and the effective settings. */
+
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "mxhr_config.h"
+
+APLOG_USE_MODULE(mxhr);
+
+extern module AP_MODULE_DECLARE_DATA mxhr_module;
+
+/* What a .htaccess or <Directory> cannot exceed without the admin. */
+#define MXHR_MAX_STREAMS_MAX  1000000
+#define MXHR_MAX_SECTIONS_MAX APR_INT64_C(1000000000000)
+
+void *mxhr_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    mxhr_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->dir = dir;
+    dc->boundary = NULL;
+    dc->interval = MXHR_UNSET;
+    dc->content_type = NULL;
+    dc->time_format = NULL;
+    dc->time_kind = MXHR_UNSET;
+    dc->max_sections = MXHR_UNSET;
+    dc->max_duration = MXHR_UNSET;
+    dc->format = MXHR_UNSET;
+    return dc;
+}
+
+/* A fresh struct: base and add are shared by every request and must
+ * never be written here. */
+void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mxhr_dir_conf *base = basev, *add = addv;
+    mxhr_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->dir = add->dir ? add->dir : base->dir;
+    dc->boundary = add->boundary ? add->boundary : base->boundary;
+    dc->interval = add->interval != MXHR_UNSET ? add->interval
+                                               : base->interval;
+    dc->content_type = add->content_type ? add->content_type
+                                         : base->content_type;
+    /* The format and its kind travel together. */
+    if (add->time_format) {
+        dc->time_format = add->time_format;
+        dc->time_kind = add->time_kind;
+    }
+    else {
+        dc->time_format = base->time_format;
+        dc->time_kind = base->time_kind;
+    }
+    dc->max_sections = add->max_sections != MXHR_UNSET ? add->max_sections
+                                                       : base->max_sections;
+    dc->max_duration = add->max_duration != MXHR_UNSET ? add->max_duration
+                                                       : base->max_duration;
+    dc->format = add->format != MXHR_UNSET ? add->format : base->format;
+    return dc;
+}
+
+void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    mxhr_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->max_streams = MXHR_UNSET;
+    sc->min_interval = MXHR_UNSET;
+    sc->max_duration_limit = MXHR_UNSET;
+    sc->slot = MXHR_UNSET;
+    return sc;
+}
+
+void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mxhr_srv_conf *base = basev, *add = addv;
+    mxhr_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->max_streams = add->max_streams != MXHR_UNSET ? add->max_streams
+                                                     : base->max_streams;
+    sc->min_interval = add->min_interval != MXHR_UNSET ? add->min_interval
+                                                       : base->min_interval;
+    sc->max_duration_limit = add->max_duration_limit != MXHR_UNSET
+                             ? add->max_duration_limit
+                             : base->max_duration_limit;
+    /* Each virtual host counts its own streams. */
+    sc->slot = MXHR_UNSET;
+    return sc;
+}
+
+void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
+                           mxhr_settings *out)
+{
+    apr_interval_time_t floor = sc->min_interval != MXHR_UNSET
+                                ? sc->min_interval
+                                : MXHR_DEFAULT_MIN_INTERVAL;
+    apr_interval_time_t ceiling = sc->max_duration_limit != MXHR_UNSET
+                                  ? sc->max_duration_limit : 0;
+
+    out->boundary = dc->boundary;
+    out->interval = dc->interval != MXHR_UNSET ? dc->interval
+                                               : MXHR_DEFAULT_INTERVAL;
+    out->interval_raised = 0;
+    if (out->interval < floor) {
+        out->interval = floor;
+        out->interval_raised = 1;
+    }
+    out->content_type = dc->content_type ? dc->content_type
+                                         : MXHR_DEFAULT_CONTENT_TYPE;
+    out->json = mxhr_media_type_is_json(out->content_type);
+    if (dc->time_format) {
+        out->time_format = dc->time_format;
+        out->time_kind = dc->time_kind;
+    }
+    else {
+        out->time_format = MXHR_DEFAULT_TIME_FORMAT;
+        out->time_kind = MXHR_TIME_STRFTIME;
+    }
+    out->max_sections = dc->max_sections != MXHR_UNSET ? dc->max_sections : 0;
+    out->max_duration = dc->max_duration != MXHR_UNSET ? dc->max_duration : 0;
+    if (ceiling > 0 && (out->max_duration == 0
+                        || out->max_duration > ceiling)) {
+        out->max_duration = ceiling;
+    }
+    out->format = dc->format != MXHR_UNSET ? dc->format : MXHR_FORMAT_AUTO;
+}
+
+static const char *bad_value(cmd_parms *cmd, const char *arg,
+                             const char *why, const char *allowed)
+{
+    return apr_psprintf(cmd->pool, "%s: '%s' %s; %s", cmd->cmd->name, arg,
+                        why, allowed);
+}
+
+#define DURATION_HELP "use a whole number with an optional unit ms, s, m " \
+                      "or h, e.g. 250ms, 5s, 2m (a bare number is seconds)"
+
+static const char *set_boundary(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+
+    if (!mxhr_boundary_valid(arg)) {
+        return bad_value(cmd, arg, "is not a valid multipart boundary",
+                         "use 1 to 70 characters among letters, digits and "
+                         "'()+_,-./:=? and space, not ending in a space "
+                         "(RFC 2046)");
+    }
+    dc->boundary = arg;
+    return NULL;
+}
+
+static const char *set_interval(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_interval_time_t v;
+    const char *why = mxhr_parse_duration(arg, &v);
+
+    if (why) {
+        return bad_value(cmd, arg, why, DURATION_HELP);
+    }
+    if (v == 0) {
+        return bad_value(cmd, arg, "is zero", "the interval must be "
+                         "greater than 0, e.g. 5s");
+    }
+    dc->interval = v;
+    return NULL;
+}
+
+static const char *set_content_type(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+
+    if (!mxhr_media_type_valid(arg)) {
+        return bad_value(cmd, arg, "is not a valid media type",
+                         "use type/subtype with optional parameters, e.g. "
+                         "\"text/plain; charset=utf-8\" or application/json "
+                         "(no control characters)");
+    }
+    dc->content_type = arg;
+    return NULL;
+}
+
+static const char *set_time_format(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    mxhr_time_kind kind;
+    const char *why = mxhr_time_format_check(arg, &kind);
+
+    if (why) {
+        return bad_value(cmd, arg, why, "use a strftime format (with %L "
+                         "for milliseconds), iso8601 or epoch-ms");
+    }
+    dc->time_format = arg;
+    dc->time_kind = kind;
+    return NULL;
+}
+
+static const char *set_max_sections(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_int64_t v;
+    const char *why = mxhr_parse_count(arg, MXHR_MAX_SECTIONS_MAX, &v);
+
+    if (why) {
+        return bad_value(cmd, arg, why, "use a whole number of sections, "
+                         "0 for no limit");
+    }
+    dc->max_sections = v;
+    return NULL;
+}
+
+static const char *set_max_duration(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_interval_time_t v;
+    const char *why = mxhr_parse_duration(arg, &v);
+
+    if (why) {
+        return bad_value(cmd, arg, why, DURATION_HELP "; 0 for no limit");
+    }
+    dc->max_duration = v;
+    return NULL;
+}
+
+static const char *set_format(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+
+    if (strcasecmp(arg, "auto") == 0) {
+        dc->format = MXHR_FORMAT_AUTO;
+    }
+    else if (strcasecmp(arg, "mixed-replace") == 0) {
+        dc->format = MXHR_FORMAT_MIXED_REPLACE;
+    }
+    else if (strcasecmp(arg, "mixed") == 0) {
+        dc->format = MXHR_FORMAT_MIXED;
+    }
+    else {
+        return bad_value(cmd, arg, "is not a known format",
+                         "use auto, mixed-replace or mixed");
+    }
+    return NULL;
+}
+
+static mxhr_srv_conf *srv_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &mxhr_module);
+}
+
+static const char *set_max_streams(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    apr_int64_t v;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = mxhr_parse_count(arg, MXHR_MAX_STREAMS_MAX, &v);
+    if (why) {
+        return bad_value(cmd, arg, why, "use a whole number of streams up "
+                         "to 1000000, 0 for no limit");
+    }
+    srv_conf(cmd)->max_streams = (int)v;
+    return NULL;
+}
+
+static const char *set_min_interval(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    apr_interval_time_t v;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = mxhr_parse_duration(arg, &v);
+    if (why) {
+        return bad_value(cmd, arg, why, DURATION_HELP);
+    }
+    if (v < apr_time_from_msec(1)) {
+        return bad_value(cmd, arg, "is below 1ms", "use at least 1ms; the "
+                         "default is 100ms");
+    }
+    srv_conf(cmd)->min_interval = v;
+    return NULL;
+}
+
+static const char *set_max_duration_limit(cmd_parms *cmd, void *dconf,
+                                          const char *arg)
+{
+    apr_interval_time_t v;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = mxhr_parse_duration(arg, &v);
+    if (why) {
+        return bad_value(cmd, arg, why, DURATION_HELP "; 0 for no limit");
+    }
+    srv_conf(cmd)->max_duration_limit = v;
+    return NULL;
+}
+
+const command_rec mxhr_cmds[] = {
+    AP_INIT_TAKE1("MxhrBoundary", set_boundary, NULL, OR_FILEINFO,
+                  "Multipart boundary (RFC 2046); unset: random per "
+                  "response"),
+    AP_INIT_TAKE1("MxhrInterval", set_interval, NULL, OR_FILEINFO,
+                  "Time between sections, e.g. 5s or 250ms (default 5s)"),
+    AP_INIT_TAKE1("MxhrContentType", set_content_type, NULL, OR_FILEINFO,
+                  "Content-Type of each part (default text/plain; "
+                  "charset=utf-8)"),
+    AP_INIT_TAKE1("MxhrTimeFormat", set_time_format, NULL, OR_FILEINFO,
+                  "strftime format with %L for ms, or iso8601, or epoch-ms"),
+    AP_INIT_TAKE1("MxhrMaxSections", set_max_sections, NULL, OR_FILEINFO,
+                  "End the stream after this many sections (0: no limit)"),
+    AP_INIT_TAKE1("MxhrMaxDuration", set_max_duration, NULL, OR_FILEINFO,
+                  "End the stream after this long (0: no limit)"),
+    AP_INIT_TAKE1("MxhrFormat", set_format, NULL, OR_FILEINFO,
+                  "auto, mixed-replace or mixed (default auto)"),
+    AP_INIT_TAKE1("MxhrMaxStreams", set_max_streams, NULL, RSRC_CONF,
+                  "Concurrent streams per virtual host (0: no limit)"),
+    AP_INIT_TAKE1("MxhrMinInterval", set_min_interval, NULL, RSRC_CONF,
+                  "Floor for any MxhrInterval (default 100ms)"),
+    AP_INIT_TAKE1("MxhrMaxDurationLimit", set_max_duration_limit, NULL,
+                  RSRC_CONF, "Ceiling for any stream's duration "
+                  "(0: none)"),
+    {NULL}
+};

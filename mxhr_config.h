@@ -1,0 +1,71 @@
+/* mod_mxhr: directives, per-directory and per-server configuration. */
+#ifndef MXHR_CONFIG_H
+#define MXHR_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "mxhr_frame.h"
+
+/* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's. */
+#define MXHR_LOGNO(n) "MXHR" #n ": "
+
+/* Every field starts "unset" so that merge can tell unset from 0. */
+#define MXHR_UNSET (-1)
+
+typedef enum {
+    MXHR_FORMAT_AUTO = 0,
+    MXHR_FORMAT_MIXED_REPLACE,
+    MXHR_FORMAT_MIXED
+} mxhr_format;
+
+#define MXHR_DEFAULT_INTERVAL      apr_time_from_sec(5)
+#define MXHR_DEFAULT_CONTENT_TYPE  "text/plain; charset=utf-8"
+#define MXHR_DEFAULT_TIME_FORMAT   "%H:%M:%S.%L"
+#define MXHR_DEFAULT_MIN_INTERVAL  apr_time_from_msec(100)
+
+typedef struct {
+    const char *dir;                 /* where it was set, for the log */
+    const char *boundary;            /* NULL: random per response */
+    apr_interval_time_t interval;
+    const char *content_type;
+    const char *time_format;
+    int time_kind;                   /* mxhr_time_kind */
+    apr_int64_t max_sections;        /* 0: no limit */
+    apr_interval_time_t max_duration; /* 0: no limit */
+    int format;                      /* mxhr_format */
+} mxhr_dir_conf;
+
+typedef struct {
+    int max_streams;                 /* per vhost, all children; 0: none */
+    apr_interval_time_t min_interval;
+    apr_interval_time_t max_duration_limit; /* 0: none */
+    int slot;                        /* shared counters index (post_config) */
+} mxhr_srv_conf;
+
+/* The effective values a stream runs with, after defaults, the server
+ * floor and the server ceiling are applied. */
+typedef struct {
+    const char *boundary;
+    apr_interval_time_t interval;
+    int interval_raised;             /* the floor applied */
+    const char *content_type;
+    int json;
+    const char *time_format;
+    mxhr_time_kind time_kind;
+    apr_int64_t max_sections;
+    apr_interval_time_t max_duration;
+    int format;
+} mxhr_settings;
+
+extern const command_rec mxhr_cmds[];
+
+void *mxhr_create_dir_conf(apr_pool_t *p, char *dir);
+void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+
+void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
+                           mxhr_settings *out);
+
+#endif /* MXHR_CONFIG_H */

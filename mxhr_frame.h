@@ -1,0 +1,74 @@
+/* mod_mxhr: multipart framing and value parsing.
+ *
+ * Pure functions over APR only (no httpd headers), so that they can be
+ * unit-tested outside httpd (t/unit/frame_test.c).
+ */
+#ifndef MXHR_FRAME_H
+#define MXHR_FRAME_H
+
+#include "apr_pools.h"
+#include "apr_time.h"
+
+/* RFC 2046: a boundary is 1 to 70 characters. */
+#define MXHR_BOUNDARY_MAX 70
+
+/* How a section's time is rendered. */
+typedef enum {
+    MXHR_TIME_STRFTIME = 0,     /* local time, strftime plus %L (ms) */
+    MXHR_TIME_ISO8601,          /* UTC, 2026-11-23T19:20:58.123Z */
+    MXHR_TIME_EPOCH_MS          /* integer milliseconds since 1970 */
+} mxhr_time_kind;
+
+/* Parses "5", "5s", "250ms", "2m", "1h" into *out. Returns NULL on
+ * success, else a short reason (static string) for the admin. */
+const char *mxhr_parse_duration(const char *arg, apr_interval_time_t *out);
+
+/* Parses a non-negative decimal integer no larger than max. */
+const char *mxhr_parse_count(const char *arg, apr_int64_t max,
+                             apr_int64_t *out);
+
+/* 1 when b is a valid RFC 2046 boundary: 1-70 bchars, not ending in
+ * a space. */
+int mxhr_boundary_valid(const char *b);
+
+/* 1 when t looks like "type/subtype[; params]" with token characters
+ * and no control characters (so no CR/LF header injection). */
+int mxhr_media_type_valid(const char *t);
+
+/* 1 when the media type is application/json or any structured +json
+ * type (parameters ignored, case-insensitive). */
+int mxhr_media_type_is_json(const char *t);
+
+/* 1 when an Accept header lists multipart/mixed with a non-zero q. */
+int mxhr_accepts_mixed(const char *accept);
+
+/* A fresh random boundary of at least 24 characters, or NULL when the
+ * random source fails. */
+char *mxhr_random_boundary(apr_pool_t *p);
+
+/* Classifies an MxhrTimeFormat value: keywords iso8601/epoch-ms, else a
+ * strftime format. Returns NULL or a reason it is refused. */
+const char *mxhr_time_format_check(const char *fmt, mxhr_time_kind *kind);
+
+/* Renders t into buf (NUL-terminated); returns the length, 0 on
+ * failure (e.g. the result does not fit). */
+apr_size_t mxhr_format_time(char *buf, apr_size_t size, mxhr_time_kind kind,
+                            const char *fmt, apr_time_t t);
+
+/* The JSON body {"seq": N, "time": ...}: time is a JSON number when
+ * time_is_number, else an escaped string. */
+char *mxhr_json_body(apr_pool_t *p, apr_int64_t seq, const char *time,
+                     int time_is_number);
+
+/* One complete part on the wire. The first part opens the body with the
+ * dash-boundary; every part ends with CRLF "--boundary" so that a reader
+ * knows it is complete as soon as it arrives. */
+char *mxhr_part(apr_pool_t *p, const char *boundary, int first,
+                const char *content_type, apr_int64_t seq,
+                const char *body, apr_size_t body_len, apr_size_t *len);
+
+/* What closes a body whose last part already sent its delimiter:
+ * "--" CRLF completes the close-delimiter "--boundary--". */
+#define MXHR_CLOSE_TAIL "--\r\n"
+
+#endif /* MXHR_FRAME_H */

@@ -1,0 +1,234 @@
+/* mod_mxhr: the stream loop. */
+
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "util_filter.h"
+#include "ap_mpm.h"
+
+#include "mxhr_stream.h"
+
+APLOG_USE_MODULE(mxhr);
+
+/* Sleep in slices no longer than this, so that a graceful restart or a
+ * departed client is noticed quickly whatever the interval. */
+#define MXHR_SLICE apr_time_from_msec(200)
+
+static apr_status_t clock_produce(mxhr_stream *s, apr_pool_t *p,
+                                  apr_time_t now, const char **body,
+                                  apr_size_t *len)
+{
+    char buf[512];
+    apr_size_t n = mxhr_format_time(buf, sizeof(buf), s->set.time_kind,
+                                    s->set.time_format, now);
+
+    if (n == 0) {
+        return APR_EGENERAL;
+    }
+    if (s->set.json) {
+        *body = mxhr_json_body(p, s->seq + 1, buf,
+                               s->set.time_kind == MXHR_TIME_EPOCH_MS);
+        *len = strlen(*body);
+    }
+    else {
+        *body = apr_pstrmemdup(p, buf, n);
+        *len = n;
+    }
+    return APR_SUCCESS;
+}
+
+const mxhr_source mxhr_clock_source = { "clock", clock_produce };
+
+mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
+                                const char *boundary,
+                                const mxhr_source *source, void *ctx)
+{
+    conn_rec *c = r->connection;
+    mxhr_stream *s = apr_pcalloc(r->pool, sizeof(*s));
+
+    s->r = r;
+    s->set = *set;
+    s->boundary = boundary;
+    s->source = source;
+    s->source_ctx = ctx;
+    s->bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_pool_create(&s->scratch, r->pool);
+    apr_pool_tag(s->scratch, "mxhr_section");
+    /* An HTTP/2 stream shares its socket with others: only the master
+     * connection may read it. */
+    s->csd = c->master ? NULL : ap_get_conn_socket(c);
+    s->start = apr_time_now();
+    s->next_due = s->start;
+    s->end_at = set->max_duration > 0 ? s->start + set->max_duration : 0;
+    s->ended = MXHR_END_NONE;
+    return s;
+}
+
+static void stream_end(mxhr_stream *s, mxhr_end_reason why)
+{
+    mxhr_counters *k = mxhr_shared_counters();
+
+    s->ended = why;
+    if (k) {
+        apr_atomic_inc64(&k->ended[why]);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, MXHR_LOGNO(020)
+                  "stream ended after %" APR_INT64_T_FMT " sections, %"
+                  APR_TIME_T_FMT " ms: %s", s->seq,
+                  apr_time_as_msec(apr_time_now() - s->start),
+                  mxhr_end_reason_name(why));
+}
+
+/* Passes what is in the brigade with a FLUSH. A failure means the
+ * client left, which is normal for a stream: TRACE, not ERROR. */
+static int pass_flush(mxhr_stream *s)
+{
+    conn_rec *c = s->r->connection;
+    apr_status_t rv;
+
+    APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_flush_create(c->bucket_alloc));
+    rv = ap_pass_brigade(s->r->output_filters, s->bb);
+    apr_brigade_cleanup(s->bb);
+    if (rv != APR_SUCCESS || c->aborted) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, rv, s->r, MXHR_LOGNO(021)
+                      "client gone while sending section %" APR_INT64_T_FMT,
+                      s->seq + 1);
+        return 0;
+    }
+    return 1;
+}
+
+/* The closing delimiter: the last part already sent CRLF "--B". */
+static void stream_close(mxhr_stream *s, mxhr_end_reason why)
+{
+    conn_rec *c = s->r->connection;
+
+    if (s->seq > 0) {
+        APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_immortal_create(
+            MXHR_CLOSE_TAIL, sizeof(MXHR_CLOSE_TAIL) - 1, c->bucket_alloc));
+        if (!pass_flush(s)) {
+            why = MXHR_END_CLIENT;
+        }
+    }
+    stream_end(s, why);
+}
+
+static void send_section(mxhr_stream *s, apr_time_t now)
+{
+    conn_rec *c = s->r->connection;
+    const char *body;
+    apr_size_t body_len, len;
+    char *part;
+    mxhr_counters *k;
+
+    apr_pool_clear(s->scratch);
+    if (s->source->produce(s, s->scratch, now, &body, &body_len)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, MXHR_LOGNO(022)
+                      "source '%s' could not produce section %"
+                      APR_INT64_T_FMT "; ending the stream",
+                      s->source->name, s->seq + 1);
+        stream_close(s, MXHR_END_ERROR);
+        return;
+    }
+    part = mxhr_part(s->scratch, s->boundary, s->seq == 0,
+                     s->set.content_type, s->seq + 1, body, body_len, &len);
+    /* Transient: the part lives in scratch; filters that keep it set it
+     * aside (copy) before we clear scratch for the next section. */
+    APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
+        part, len, c->bucket_alloc));
+    if (!pass_flush(s)) {
+        stream_end(s, MXHR_END_CLIENT);
+        return;
+    }
+    s->seq++;
+    k = mxhr_shared_counters();
+    if (k) {
+        apr_atomic_inc64(&k->sections_sent);
+    }
+}
+
+static int client_gone(mxhr_stream *s)
+{
+    int eof = 0;
+
+    if (s->r->connection->aborted) {
+        return 1;
+    }
+    /* Nobody reads a streaming connection: ask the socket whether the
+     * peer has closed, so that the worker is freed without waiting for
+     * a write to fail. */
+    if (s->csd && apr_socket_atreadeof(s->csd, &eof) == APR_SUCCESS && eof) {
+        s->r->connection->aborted = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int server_stopping(void)
+{
+    int state;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
+           && state == AP_MPMQ_STOPPING;
+}
+
+apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
+{
+    if (s->ended) {
+        return 0;
+    }
+    if (client_gone(s)) {
+        stream_end(s, MXHR_END_CLIENT);
+        return 0;
+    }
+    if (server_stopping()) {
+        stream_close(s, MXHR_END_SHUTDOWN);
+        return 0;
+    }
+    if (s->end_at && now >= s->end_at) {
+        stream_close(s, MXHR_END_LIMIT);
+        return 0;
+    }
+    if (now >= s->next_due) {
+        send_section(s, now);
+        if (s->ended) {
+            return 0;
+        }
+        if (s->set.max_sections > 0 && s->seq >= s->set.max_sections) {
+            stream_close(s, MXHR_END_LIMIT);
+            return 0;
+        }
+        /* The next slot on the grid start + k * interval that is still
+         * ahead: late sections never shift the ones after them, and a
+         * stall skips the missed slots instead of bursting. */
+        s->next_due = s->start
+            + ((now - s->start) / s->set.interval + 1) * s->set.interval;
+    }
+    if (s->end_at && s->end_at < s->next_due) {
+        return s->end_at;
+    }
+    return s->next_due;
+}
+
+void mxhr_stream_run_blocking(mxhr_stream *s)
+{
+    apr_time_t wake = mxhr_stream_step(s, apr_time_now());
+
+    while (wake) {
+        apr_time_t now = apr_time_now();
+
+        if (now < wake) {
+            apr_sleep(wake - now < MXHR_SLICE ? wake - now : MXHR_SLICE);
+            now = apr_time_now();
+        }
+        /* Between slices step() only checks the client and the MPM; it
+         * sends when the deadline has come. */
+        wake = mxhr_stream_step(s, now);
+    }
+}

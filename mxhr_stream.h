@@ -1,0 +1,53 @@
+/* mod_mxhr: one stream's state, what feeds it, and how it is driven. */
+#ifndef MXHR_STREAM_H
+#define MXHR_STREAM_H
+
+#include "httpd.h"
+#include "apr_buckets.h"
+
+#include "mxhr_config.h"
+#include "mxhr_shared.h"
+
+typedef struct mxhr_stream mxhr_stream;
+
+/* What a section carries. The clock is the first source; a publish
+ * channel is another. produce() fills the body of section s->seq + 1,
+ * allocated from p (cleared after the section is sent). */
+typedef struct {
+    const char *name;
+    apr_status_t (*produce)(mxhr_stream *s, apr_pool_t *p, apr_time_t now,
+                            const char **body, apr_size_t *len);
+} mxhr_source;
+
+extern const mxhr_source mxhr_clock_source;
+
+/* Everything the loop needs lives here, so that a timer callback can
+ * drive the same stream one step at a time. */
+struct mxhr_stream {
+    request_rec *r;
+    mxhr_settings set;
+    const char *boundary;
+    const mxhr_source *source;
+    void *source_ctx;
+    apr_bucket_brigade *bb;
+    apr_pool_t *scratch;        /* one section's allocations */
+    apr_socket_t *csd;          /* NULL where we must not poll (HTTP/2) */
+    apr_time_t start;
+    apr_time_t next_due;        /* start + k * interval */
+    apr_time_t end_at;          /* 0: no duration limit */
+    apr_int64_t seq;            /* sections sent so far */
+    mxhr_end_reason ended;
+};
+
+mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
+                                const char *boundary,
+                                const mxhr_source *source, void *ctx);
+
+/* Does whatever is due at now: a section, the end by limit, by client,
+ * by shutdown. Returns the time it next needs to run (0 once ended). */
+apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now);
+
+/* Runs the stream to its end on this thread, sleeping in slices. */
+void mxhr_stream_run_blocking(mxhr_stream *s);
+
+#endif /* MXHR_STREAM_H */

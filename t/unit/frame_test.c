@@ -1,0 +1,193 @@
+/* Unit tests for mxhr_frame.c; prints TAP for prove. */
+
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "apr_general.h"
+#include "apr_strings.h"
+
+#include "mxhr_frame.h"
+
+static int tests_run, tests_failed;
+
+static void ok(int cond, const char *what)
+{
+    tests_run++;
+    if (!cond) {
+        tests_failed++;
+    }
+    printf("%sok %d - %s\n", cond ? "" : "not ", tests_run, what);
+}
+
+static void is_str(const char *got, const char *want, const char *what)
+{
+    int same = got && want && strcmp(got, want) == 0;
+    ok(same, what);
+    if (!same) {
+        printf("#   got:  '%s'\n#   want: '%s'\n", got ? got : "(null)",
+               want ? want : "(null)");
+    }
+}
+
+static void duration(const char *in, apr_interval_time_t want)
+{
+    apr_interval_time_t got = -1;
+    const char *err = mxhr_parse_duration(in, &got);
+    char what[128];
+
+    snprintf(what, sizeof(what), "duration '%s' parses", in);
+    ok(err == NULL && got == want, what);
+}
+
+static void bad_duration(const char *in)
+{
+    apr_interval_time_t got = -1;
+    char what[128];
+
+    snprintf(what, sizeof(what), "duration '%s' is refused", in);
+    ok(mxhr_parse_duration(in, &got) != NULL && got == -1, what);
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+    char buf[256];
+    apr_size_t len;
+    mxhr_time_kind kind;
+    apr_int64_t n;
+    char *s, *b1, *b2;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    setenv("TZ", "UTC", 1);
+
+    /* durations */
+    duration("5", apr_time_from_sec(5));
+    duration("5s", apr_time_from_sec(5));
+    duration("250ms", 250000);
+    duration("2m", apr_time_from_sec(120));
+    duration("1h", apr_time_from_sec(3600));
+    duration("0", 0);
+    duration("250MS", 250000);
+    bad_duration("");
+    bad_duration("-1");
+    bad_duration("1.5s");
+    bad_duration("5x");
+    bad_duration("s");
+    bad_duration("25h");
+    bad_duration("99999999999999999999");
+    bad_duration(" 5");
+
+    /* counts */
+    ok(mxhr_parse_count("0", 10, &n) == NULL && n == 0, "count 0");
+    ok(mxhr_parse_count("10", 10, &n) == NULL && n == 10, "count at max");
+    ok(mxhr_parse_count("11", 10, &n) != NULL, "count above max refused");
+    ok(mxhr_parse_count("-1", 10, &n) != NULL, "negative count refused");
+    ok(mxhr_parse_count("3x", 10, &n) != NULL, "count with junk refused");
+
+    /* boundaries */
+    ok(mxhr_boundary_valid("simple"), "boundary simple");
+    ok(mxhr_boundary_valid("a'()+_,-./:=? b"), "boundary all bchars");
+    ok(mxhr_boundary_valid(
+        "1234567890123456789012345678901234567890123456789012345678901234567890"),
+        "boundary of 70");
+    ok(!mxhr_boundary_valid(
+        "12345678901234567890123456789012345678901234567890123456789012345678901"),
+        "boundary of 71 refused");
+    ok(!mxhr_boundary_valid(""), "empty boundary refused");
+    ok(!mxhr_boundary_valid("ends "), "trailing space refused");
+    ok(!mxhr_boundary_valid("semi;colon"), "';' refused");
+    ok(!mxhr_boundary_valid("quote\"d"), "'\"' refused");
+    ok(!mxhr_boundary_valid("cr\rlf"), "CR refused");
+
+    /* media types */
+    ok(mxhr_media_type_valid("text/plain; charset=utf-8"), "media type ok");
+    ok(mxhr_media_type_valid("application/vnd.x+json"), "vendor type ok");
+    ok(!mxhr_media_type_valid("text/plain\r\nX-Evil: 1"), "CRLF refused");
+    ok(!mxhr_media_type_valid("textplain"), "no slash refused");
+    ok(!mxhr_media_type_valid("text/"), "no subtype refused");
+    ok(!mxhr_media_type_valid("/plain"), "no type refused");
+    ok(!mxhr_media_type_valid("text/plain junk"), "junk after type refused");
+    ok(mxhr_media_type_is_json("application/json"), "json");
+    ok(mxhr_media_type_is_json("Application/JSON; charset=utf-8"),
+       "json, case and params");
+    ok(mxhr_media_type_is_json("application/ld+json"), "+json");
+    ok(!mxhr_media_type_is_json("text/plain"), "text is not json");
+    ok(!mxhr_media_type_is_json("application/jsonx"), "jsonx is not json");
+    ok(!mxhr_media_type_is_json("application/+json"), "bare +json is not");
+
+    /* Accept */
+    ok(mxhr_accepts_mixed("multipart/mixed"), "accept mixed");
+    ok(mxhr_accepts_mixed("text/html, Multipart/Mixed;q=0.5, */*"),
+       "accept mixed among others");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=0"), "q=0 is a refusal");
+    ok(!mxhr_accepts_mixed("multipart/mixed; q=0.0, text/plain"),
+       "q=0.0 is a refusal");
+    ok(!mxhr_accepts_mixed("multipart/mixedx, */*"), "other type");
+    ok(!mxhr_accepts_mixed("*/*"), "wildcard does not choose mixed");
+    ok(!mxhr_accepts_mixed(NULL), "no Accept");
+
+    /* random boundary */
+    b1 = mxhr_random_boundary(p);
+    b2 = mxhr_random_boundary(p);
+    ok(b1 && strlen(b1) >= 24 && mxhr_boundary_valid(b1),
+       "random boundary is long and valid");
+    ok(b1 && b2 && strcmp(b1, b2) != 0, "random boundaries differ");
+
+    /* time formats; 2026-11-23 19:20:58.042 UTC */
+    {
+        apr_time_t t = apr_time_from_sec(1795461658) + 42000;
+
+        ok(mxhr_time_format_check("%H:%M:%S.%L", &kind) == NULL
+           && kind == MXHR_TIME_STRFTIME, "strftime kind");
+        len = mxhr_format_time(buf, sizeof(buf), kind, "%H:%M:%S.%L", t);
+        is_str(buf, "19:20:58.042", "default format with ms");
+        ok(len == 12, "length returned");
+        mxhr_format_time(buf, sizeof(buf), kind, "%%L %L%%", t);
+        is_str(buf, "%L 042%", "%%L stays literal");
+        ok(mxhr_time_format_check("iso8601", &kind) == NULL
+           && kind == MXHR_TIME_ISO8601, "iso8601 keyword");
+        mxhr_format_time(buf, sizeof(buf), kind, NULL, t);
+        is_str(buf, "2026-11-23T19:20:58.042Z", "iso8601 in UTC");
+        ok(mxhr_time_format_check("epoch-ms", &kind) == NULL
+           && kind == MXHR_TIME_EPOCH_MS, "epoch-ms keyword");
+        mxhr_format_time(buf, sizeof(buf), kind, NULL, t);
+        is_str(buf, "1795461658042", "epoch-ms");
+        ok(mxhr_time_format_check("", &kind) != NULL, "empty format refused");
+        ok(mxhr_time_format_check("%H\n", &kind) != NULL,
+           "format with newline refused");
+        ok(mxhr_format_time(buf, 4, MXHR_TIME_STRFTIME, "%H:%M:%S", t) == 0,
+           "too small a buffer fails cleanly");
+    }
+
+    /* JSON */
+    is_str(mxhr_json_body(p, 3, "12:00:00.000", 0),
+           "{\"seq\": 3, \"time\": \"12:00:00.000\"}", "json string time");
+    is_str(mxhr_json_body(p, 4, "1795461658042", 1),
+           "{\"seq\": 4, \"time\": 1795461658042}", "json number time");
+    is_str(mxhr_json_body(p, 5, "a\"b\\c\x01", 0),
+           "{\"seq\": 5, \"time\": \"a\\\"b\\\\c\\u0001\"}", "json escaping");
+
+    /* parts */
+    s = mxhr_part(p, "B", 1, "text/plain", 1, "hello", 5, &len);
+    is_str(s, "--B\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+           "Mxhr-Seq: 1\r\n\r\nhello\r\n--B", "first part");
+    ok(len == strlen(s), "first part length");
+    s = mxhr_part(p, "B", 0, "text/plain", 2, "hi", 2, &len);
+    is_str(s, "\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+           "Mxhr-Seq: 2\r\n\r\nhi\r\n--B", "later part");
+    {
+        /* binary body with a NUL survives */
+        s = mxhr_part(p, "B", 0, "application/octet-stream", 9, "a\0b", 3,
+                      &len);
+        ok(len == strlen("\r\nContent-Type: application/octet-stream\r\n"
+                         "Content-Length: 3\r\nMxhr-Seq: 9\r\n\r\n") + 3 + 5
+           && memcmp(s + len - 8, "a\0b\r\n--B", 8) == 0, "binary body");
+    }
+
+    printf("1..%d\n", tests_run);
+    apr_pool_destroy(p);
+    apr_terminate();
+    return tests_failed ? 1 : 0;
+}
