@@ -9,8 +9,6 @@
  */
 
 #include "apr_strings.h"
-#include "apr_hash.h"
-#include "apr_thread_mutex.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -28,45 +26,21 @@
 
 #define MXHR_HANDLER "mxhr-stream"
 
-/* Directories whose interval was raised, so the log says it once per
- * child; bounded so that many .htaccess files cannot grow it. */
-#define MXHR_WARNED_MAX 1024
-static apr_hash_t *warned_dirs;
-#if APR_HAS_THREADS
-static apr_thread_mutex_t *warned_mutex;
-#endif
-
 module AP_MODULE_DECLARE_DATA mxhr_module;
 
+/* Says once per server generation, for all children, that a
+ * directory's interval was raised to the server's floor. */
 static void warn_raised_once(request_rec *r, const mxhr_dir_conf *dc,
+                             const mxhr_srv_conf *sc,
                              const mxhr_settings *set)
 {
-    const char *key = dc->dir ? dc->dir : r->uri;
-    int first = 0;
+    const char *dir = dc->dir ? dc->dir : r->uri;
 
-    if (!warned_dirs) {
-        return;
-    }
-#if APR_HAS_THREADS
-    if (warned_mutex) {
-        apr_thread_mutex_lock(warned_mutex);
-    }
-#endif
-    if (!apr_hash_get(warned_dirs, key, APR_HASH_KEY_STRING)
-        && apr_hash_count(warned_dirs) < MXHR_WARNED_MAX) {
-        char *copy = apr_pstrdup(apr_hash_pool_get(warned_dirs), key);
-        apr_hash_set(warned_dirs, copy, APR_HASH_KEY_STRING, copy);
-        first = 1;
-    }
-#if APR_HAS_THREADS
-    if (warned_mutex) {
-        apr_thread_mutex_unlock(warned_mutex);
-    }
-#endif
-    if (first) {
+    /* The floor is per virtual host, so is the warning. */
+    if (mxhr_shared_once(apr_psprintf(r->pool, "%d|%s", sc->slot, dir))) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MXHR_LOGNO(010)
                       "MxhrInterval for %s is below MxhrMinInterval; "
-                      "raised to %" APR_TIME_T_FMT "ms", key,
+                      "raised to %" APR_TIME_T_FMT "ms", dir,
                       apr_time_as_msec(set->interval));
     }
 }
@@ -99,7 +73,7 @@ static int mxhr_handler(request_rec *r)
     sc = ap_get_module_config(r->server->module_config, &mxhr_module);
     mxhr_settings_resolve(dc, sc, &set);
     if (set.interval_raised) {
-        warn_raised_once(r, dc, &set);
+        warn_raised_once(r, dc, sc, &set);
     }
 
     if (set.format == MXHR_FORMAT_AUTO) {
@@ -174,18 +148,6 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    warned_dirs = apr_hash_make(pchild);
-#if APR_HAS_THREADS
-    if (apr_thread_mutex_create(&warned_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                pchild) != APR_SUCCESS) {
-        warned_mutex = NULL;
-        warned_dirs = NULL;   /* without a lock, skip the bookkeeping */
-    }
-#endif
-}
-
 static int mxhr_status_hook(request_rec *r, int flags)
 {
     mxhr_counters *k = mxhr_shared_counters();
@@ -231,7 +193,6 @@ static int mxhr_status_hook(request_rec *r, int flags)
 static void mxhr_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -21,6 +21,7 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 typedef struct {
     mxhr_counters total;
+    volatile apr_uint64_t once[MXHR_ONCE_MAX];  /* hashes of keys seen */
     apr_uint32_t nslots;
     volatile apr_uint32_t vhost_streams[1];  /* nslots of them */
 } mxhr_segment;
@@ -96,6 +97,42 @@ int mxhr_shared_admit(server_rec *s, int max, apr_pool_t *pool)
     apr_atomic_inc64(&segment->total.streams_total);
     apr_pool_cleanup_register(pool, a, release_place, apr_pool_cleanup_null);
     return 1;
+}
+
+int mxhr_shared_once(const char *key)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+    const unsigned char *p;
+    int i;
+
+    if (!segment) {
+        return 1;
+    }
+    /* FNV-1a; 0 marks an empty slot. */
+    for (p = (const unsigned char *)key; *p; p++) {
+        h = (h ^ *p) * APR_UINT64_C(1099511628211);
+    }
+    if (h == 0) {
+        h = 1;
+    }
+    for (i = 0; i < MXHR_ONCE_MAX; i++) {
+        apr_uint64_t cur = apr_atomic_read64(&segment->once[i]);
+
+        if (cur == h) {
+            return 0;
+        }
+        if (cur == 0) {
+            cur = apr_atomic_cas64(&segment->once[i], h, 0);
+            if (cur == 0) {
+                return 1;
+            }
+            if (cur == h) {
+                return 0;
+            }
+            /* Another key took this slot meanwhile: look further. */
+        }
+    }
+    return 0;
 }
 
 const char *mxhr_end_reason_name(mxhr_end_reason why)

@@ -34,6 +34,12 @@ mxhr_counters *mxhr_shared_counters(void);
  * when full. */
 int mxhr_shared_admit(server_rec *s, int max, apr_pool_t *pool);
 
+/* 1 the first time key is seen by any child of this generation, so a
+ * warning is logged once, not once per child; 0 afterwards (and once
+ * the table of MXHR_ONCE_MAX keys is full). */
+#define MXHR_ONCE_MAX 256
+int mxhr_shared_once(const char *key);
+
 const char *mxhr_end_reason_name(mxhr_end_reason why);
 
 #endif /* MXHR_SHARED_H */

@@ -1,0 +1,73 @@
+# Every bad directive value is refused when the configuration is read,
+# with the file, the line, the directive, the value and what is allowed.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use File::Temp qw(tempdir);
+
+my @bad = (
+    # [ config line, in <Location>?, expected message ]
+    ['MxhrInterval 5x', 1, qr/MxhrInterval: '5x' has an unknown unit \(use ms, s, m or h\); use a whole number/],
+    ['MxhrInterval -1', 1, qr/MxhrInterval: '-1' must start with a whole number/],
+    ['MxhrInterval 0', 1, qr/MxhrInterval: '0' is zero; the interval must be greater than 0/],
+    ['MxhrInterval 1.5s', 1, qr/MxhrInterval: '1.5s' has an unknown unit/],
+    ['MxhrInterval 48h', 1, qr/MxhrInterval: '48h' is too large \(at most one day\)/],
+    ['MxhrBoundary "semi;colon"', 1, qr/MxhrBoundary: 'semi;colon' is not a valid multipart boundary; use 1 to 70 characters/],
+    ['MxhrBoundary "trailing "', 1, qr/MxhrBoundary: 'trailing ' is not a valid multipart boundary/],
+    ['MxhrBoundary ' . ('x' x 71), 1, qr/MxhrBoundary: 'x{71}' is not a valid/],
+    ['MxhrContentType textplain', 1, qr/MxhrContentType: 'textplain' is not a valid media type; use type\/subtype/],
+    ["MxhrContentType \"text/plain\rX-Evil: 1\"", 1, qr/MxhrContentType: 'text\/plain(?:\r|\\r)X-Evil: 1' is not a valid media type/],
+    ['MxhrTimeFormat ""', 1, qr/MxhrTimeFormat takes one argument/],
+    ["MxhrTimeFormat \"%H\t%M\"", 1, qr/MxhrTimeFormat: '%H(?:\t|\\t)%M' contains a control character; use a strftime format \(with %L for milliseconds\), iso8601 or epoch-ms/],
+    ['MxhrMaxSections -3', 1, qr/MxhrMaxSections: '-3' must be a whole number, 0 or more; use a whole number of sections, 0 for no limit/],
+    ['MxhrMaxSections lots', 1, qr/MxhrMaxSections: 'lots' must be a whole number/],
+    ['MxhrMaxDuration 5y', 1, qr/MxhrMaxDuration: '5y' has an unknown unit.*0 for no limit/],
+    ['MxhrFormat json', 1, qr/MxhrFormat: 'json' is not a known format; use auto, mixed-replace or mixed/],
+    ['MxhrMaxStreams -1', 0, qr/MxhrMaxStreams: '-1' must be a whole number/],
+    ['MxhrMaxStreams 2000000', 0, qr/MxhrMaxStreams: '2000000' is too large; use a whole number of streams up to 1000000/],
+    ['MxhrMinInterval 0', 0, qr/MxhrMinInterval: '0' is below 1ms; use at least 1ms/],
+    ['MxhrMaxDurationLimit 1.5s', 0, qr/MxhrMaxDurationLimit: '1.5s' has an unknown unit/],
+    ['MxhrMaxStreams 10', 1, qr/MxhrMaxStreams not allowed in <Location> context/],
+    ['MxhrMinInterval 1s', 1, qr/MxhrMinInterval not allowed in <Location> context/],
+);
+
+plan tests => 2 + 3 * @bad;
+
+my $so = ($ENV{MXHR_SRC} || '.') . '/.libs/mod_mxhr.so';
+my $dir = tempdir(CLEANUP => 1);
+my $mods = '/usr/lib/apache2/modules';
+
+sub check {
+    my ($line, $in_location) = @_;
+    my $conf = "$dir/mxhr-check.conf";
+    open my $fh, '>', $conf or die $!;
+    print $fh "ServerRoot $dir\n",
+              "ServerName localhost\n",
+              "DefaultRuntimeDir $dir\n",
+              "PidFile $dir/httpd.pid\n",
+              "ErrorLog $dir/error_log\n",
+              "Listen 127.0.0.1:1\n",
+              "LoadModule mpm_event_module $mods/mod_mpm_event.so\n",
+              "LoadModule authz_core_module $mods/mod_authz_core.so\n",
+              "LoadModule mxhr_module $so\n";
+    print $fh $in_location
+        ? "<Location /s>\n    SetHandler mxhr-stream\n    $line\n</Location>\n"
+        : "$line\n";
+    close $fh;
+    my $out = `/usr/sbin/apache2 -t -f $conf 2>&1`;
+    return ($? >> 8, $out, $in_location ? 12 : 10);
+}
+
+my ($rc, $out) = check('MxhrInterval 250ms', 1);
+is $rc, 0, 'a good configuration passes apache2 -t';
+like $out, qr/Syntax OK/, 'Syntax OK';
+
+for my $case (@bad) {
+    my ($line, $loc, $re) = @$case;
+    my ($rc, $out, $lineno) = check($line, $loc);
+    (my $name = $line) =~ s/\r/\\r/g;
+    isnt $rc, 0, "apache2 -t refuses: $name";
+    like $out, $re, "message for: $name" or diag $out;
+    like $out, qr/line $lineno of \Q$dir\E\/mxhr-check\.conf/,
+         "file and line for: $name";
+}
