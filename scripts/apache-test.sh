@@ -59,6 +59,7 @@ export HOME="$work"       # Apache::Test may save its settings there
 if [ "$work" != "$src" ]; then
     mkdir -p "$src/t/logs/$mpm"
     cp -a t/logs/. "$src/t/logs/$mpm/" 2>/dev/null || true
+    cp t/conf/httpd.conf "$src/t/logs/$mpm/httpd.conf" 2>/dev/null || true
     "${runas[@]}" perl t/TEST -stop >/dev/null 2>&1 || true
     rm -rf "$work"
 fi

@@ -73,7 +73,8 @@ sub stream_open {
                        eof => 0, done => 0, part_times => [],
                        method => $method }, 'MxhrTest::Stream';
     print $sock $req;
-    $self->_read_headers($o{timeout} || 5);
+    # lazy: a request that waits for a worker; headers come with the body.
+    $self->_read_headers($o{timeout} || 5) unless $o{lazy};
     return $self;
 }
 
@@ -213,6 +214,12 @@ sub _decode {
 sub read_until {
     my ($self, $timeout, $cond) = @_;
     my $deadline = time + $timeout;
+    if (!$self->{headers}) {
+        until ($self->{raw} =~ /\r\n\r\n/) {
+            $self->_fill($deadline) or return 0;
+        }
+        $self->_read_headers(0);
+    }
     while (1) {
         return 1 if $self->{done} || ($cond && $cond->($self));
         $self->_fill($deadline) or do { $self->_decode; last };
