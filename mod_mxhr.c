@@ -19,6 +19,7 @@
 #include "ap_mpm.h"
 #include "mod_status.h"
 
+#include "mxhr_async.h"
 #include "mxhr_config.h"
 #include "mxhr_frame.h"
 #include "mxhr_shared.h"
@@ -53,6 +54,7 @@ static int mxhr_handler(request_rec *r)
     const char *boundary, *media;
     int mixed, rv;
     mxhr_stream *s;
+    mxhr_counters *k;
 
     if (!r->handler || strcmp(r->handler, MXHR_HANDLER) != 0) {
         return DECLINED;
@@ -125,12 +127,30 @@ static int mxhr_handler(request_rec *r)
     }
 
     s = mxhr_stream_create(r, &set, boundary, &mxhr_clock_source, NULL);
+    s->async = mxhr_async_possible(r, sc);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
                   "stream started: %s, every %" APR_TIME_T_FMT "ms, "
                   "max %" APR_INT64_T_FMT " sections, max %" APR_TIME_T_FMT
-                  "ms (0: none), source %s", media,
+                  "ms (0: none), source %s, %s", media,
                   apr_time_as_msec(set.interval), set.max_sections,
-                  apr_time_as_msec(set.max_duration), s->source->name);
+                  apr_time_as_msec(set.max_duration), s->source->name,
+                  s->async ? "suspending between sections" : "blocking");
+    if (s->async) {
+        /* The first section goes out on this thread, at once. */
+        apr_time_t wake = mxhr_stream_step(s, apr_time_now());
+
+        if (!wake) {
+            return OK;
+        }
+        if (mxhr_async_suspend(s, wake) == APR_SUCCESS) {
+            return SUSPENDED;
+        }
+        s->async = 0;
+    }
+    k = mxhr_shared_counters();
+    if (k) {
+        mxhr_shared_gauge(&k->streams_blocking, r->pool);
+    }
     mxhr_stream_run_blocking(s);
     return OK;
 }
@@ -145,47 +165,67 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (mxhr_shared_init(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    mxhr_async_post_config(s);
     return OK;
+}
+
+static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mxhr_async_child_init(pchild, s);
 }
 
 static int mxhr_status_hook(request_rec *r, int flags)
 {
+    static const struct {
+        const char *key, *label;
+        apr_size_t offset;
+    } rows[] = {
+        { "MxhrStreamsOpen", "Open now",
+          APR_OFFSETOF(mxhr_counters, streams_open) },
+        { "MxhrStreamsSuspended", "&nbsp; suspended (no thread held)",
+          APR_OFFSETOF(mxhr_counters, streams_suspended) },
+        { "MxhrStreamsBlocking", "&nbsp; blocking (one thread each)",
+          APR_OFFSETOF(mxhr_counters, streams_blocking) },
+        { "MxhrStreamsTotal", "Started",
+          APR_OFFSETOF(mxhr_counters, streams_total) },
+        { "MxhrSectionsSent", "Sections sent",
+          APR_OFFSETOF(mxhr_counters, sections_sent) },
+        { "MxhrEndedByClient", "Ended by the client",
+          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_CLIENT]) },
+        { "MxhrEndedByLimit", "Ended by a limit",
+          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_LIMIT]) },
+        { "MxhrEndedByShutdown", "Ended by a restart or stop",
+          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_SHUTDOWN]) },
+        { "MxhrSlowClientsDropped", "Slow clients dropped",
+          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_SLOW]) },
+        { "MxhrEndedByError", "Ended by an error",
+          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_ERROR]) },
+        { "MxhrRefusedFull", "Refused (MxhrMaxStreams)",
+          APR_OFFSETOF(mxhr_counters, refused_full) },
+    };
     mxhr_counters *k = mxhr_shared_counters();
-    apr_uint64_t v[8];
+    apr_size_t i;
 
     if (!k) {
         return OK;
     }
-    v[0] = apr_atomic_read64(&k->streams_open);
-    v[1] = apr_atomic_read64(&k->streams_total);
-    v[2] = apr_atomic_read64(&k->sections_sent);
-    v[3] = apr_atomic_read64(&k->ended[MXHR_END_CLIENT]);
-    v[4] = apr_atomic_read64(&k->ended[MXHR_END_LIMIT]);
-    v[5] = apr_atomic_read64(&k->ended[MXHR_END_SHUTDOWN]);
-    v[6] = apr_atomic_read64(&k->ended[MXHR_END_ERROR]);
-    v[7] = apr_atomic_read64(&k->refused_full);
-    if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "MxhrStreamsOpen: %" APR_UINT64_T_FMT "\n"
-                   "MxhrStreamsTotal: %" APR_UINT64_T_FMT "\n"
-                   "MxhrSectionsSent: %" APR_UINT64_T_FMT "\n"
-                   "MxhrEndedByClient: %" APR_UINT64_T_FMT "\n"
-                   "MxhrEndedByLimit: %" APR_UINT64_T_FMT "\n"
-                   "MxhrEndedByShutdown: %" APR_UINT64_T_FMT "\n"
-                   "MxhrEndedByError: %" APR_UINT64_T_FMT "\n"
-                   "MxhrRefusedFull: %" APR_UINT64_T_FMT "\n",
-                   v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+    if (!(flags & AP_STATUS_SHORT)) {
+        ap_rputs("<hr>\n<h2>mod_mxhr streams</h2>\n<table>\n", r);
     }
-    else {
-        ap_rprintf(r, "<hr>\n<h2>mod_mxhr streams</h2>\n<dl>"
-                   "<dt>Open now: %" APR_UINT64_T_FMT "</dt>"
-                   "<dt>Started: %" APR_UINT64_T_FMT "</dt>"
-                   "<dt>Sections sent: %" APR_UINT64_T_FMT "</dt>"
-                   "<dt>Ended by client / limit / shutdown / error: %"
-                   APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
-                   APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</dt>"
-                   "<dt>Refused (MxhrMaxStreams): %" APR_UINT64_T_FMT
-                   "</dt></dl>\n",
-                   v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        apr_uint64_t v = apr_atomic_read64(
+            (volatile apr_uint64_t *)((char *)k + rows[i].offset));
+
+        if (flags & AP_STATUS_SHORT) {
+            ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", rows[i].key, v);
+        }
+        else {
+            ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
+                       "</td></tr>\n", rows[i].label, v);
+        }
+    }
+    if (!(flags & AP_STATUS_SHORT)) {
+        ap_rputs("</table>\n", r);
     }
     return OK;
 }
@@ -193,7 +233,9 @@ static int mxhr_status_hook(request_rec *r, int flags)
 static void mxhr_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    mxhr_async_register_hooks(p);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

@@ -69,6 +69,7 @@ void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->max_streams = MXHR_UNSET;
     sc->min_interval = MXHR_UNSET;
     sc->max_duration_limit = MXHR_UNSET;
+    sc->async = MXHR_UNSET;
     sc->slot = MXHR_UNSET;
     return sc;
 }
@@ -85,6 +86,7 @@ void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->max_duration_limit = add->max_duration_limit != MXHR_UNSET
                              ? add->max_duration_limit
                              : base->max_duration_limit;
+    sc->async = add->async != MXHR_UNSET ? add->async : base->async;
     /* Each virtual host counts its own streams. */
     sc->slot = MXHR_UNSET;
     return sc;
@@ -309,6 +311,17 @@ static const char *set_max_duration_limit(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_async(cmd_parms *cmd, void *dconf, int flag)
+{
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    srv_conf(cmd)->async = flag;
+    return NULL;
+}
+
 const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrBoundary", set_boundary, NULL, OR_FILEINFO,
                   "Multipart boundary (RFC 2046); unset: random per "
@@ -333,5 +346,8 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrMaxDurationLimit", set_max_duration_limit, NULL,
                   RSRC_CONF, "Ceiling for any stream's duration "
                   "(0: none)"),
+    AP_INIT_FLAG("MxhrAsync", set_async, NULL, RSRC_CONF,
+                 "On the event MPM, hold no thread between sections "
+                 "(default On)"),
     {NULL}
 };

@@ -40,6 +40,7 @@ typedef struct {
     int max_streams;                 /* per vhost, all children; 0: none */
     apr_interval_time_t min_interval;
     apr_interval_time_t max_duration_limit; /* 0: none */
+    int async;                       /* suspend between sections */
     int slot;                        /* shared counters index (post_config) */
 } mxhr_srv_conf;
 

@@ -135,12 +135,26 @@ int mxhr_shared_once(const char *key)
     return 0;
 }
 
+static apr_status_t gauge_down(void *data)
+{
+    apr_atomic_dec64(data);
+    return APR_SUCCESS;
+}
+
+void mxhr_shared_gauge(volatile apr_uint64_t *gauge, apr_pool_t *pool)
+{
+    apr_atomic_inc64(gauge);
+    apr_pool_cleanup_register(pool, (void *)gauge, gauge_down,
+                              apr_pool_cleanup_null);
+}
+
 const char *mxhr_end_reason_name(mxhr_end_reason why)
 {
     switch (why) {
     case MXHR_END_CLIENT:   return "client gone";
     case MXHR_END_LIMIT:    return "limit reached";
     case MXHR_END_SHUTDOWN: return "server stopping";
+    case MXHR_END_SLOW:     return "client not reading (dropped)";
     case MXHR_END_ERROR:    return "error";
     default:                return "not ended";
     }

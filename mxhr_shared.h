@@ -11,11 +11,14 @@ typedef enum {
     MXHR_END_CLIENT,        /* the client went away */
     MXHR_END_LIMIT,         /* MxhrMaxSections / MxhrMaxDuration */
     MXHR_END_SHUTDOWN,      /* graceful restart or stop */
+    MXHR_END_SLOW,          /* the client stopped reading: dropped */
     MXHR_END_ERROR          /* we could not produce a section */
 } mxhr_end_reason;
 
 typedef struct {
     volatile apr_uint64_t streams_open;     /* now, all vhosts */
+    volatile apr_uint64_t streams_suspended; /* now: holding no thread */
+    volatile apr_uint64_t streams_blocking;  /* now: holding a thread */
     volatile apr_uint64_t streams_total;
     volatile apr_uint64_t sections_sent;
     volatile apr_uint64_t ended[MXHR_END_ERROR + 1];
@@ -39,6 +42,10 @@ int mxhr_shared_admit(server_rec *s, int max, apr_pool_t *pool);
  * the table of MXHR_ONCE_MAX keys is full). */
 #define MXHR_ONCE_MAX 256
 int mxhr_shared_once(const char *key);
+
+/* Counts the stream in gauge (streams_suspended or streams_blocking)
+ * until pool is cleaned up. */
+void mxhr_shared_gauge(volatile apr_uint64_t *gauge, apr_pool_t *pool);
 
 const char *mxhr_end_reason_name(mxhr_end_reason why);
 

@@ -84,8 +84,9 @@ static void stream_end(mxhr_stream *s, mxhr_end_reason why)
                   mxhr_end_reason_name(why));
 }
 
-/* Passes what is in the brigade with a FLUSH. A failure means the
- * client left, which is normal for a stream: TRACE, not ERROR. */
+/* Passes what is in the brigade with a FLUSH: 1 when sent, 0 when the
+ * client left, -1 when it stopped reading (the write timed out). Either
+ * is normal for a stream: TRACE, not ERROR. */
 static int pass_flush(mxhr_stream *s)
 {
     conn_rec *c = s->r->connection;
@@ -98,21 +99,23 @@ static int pass_flush(mxhr_stream *s)
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, rv, s->r, MXHR_LOGNO(021)
                       "client gone while sending section %" APR_INT64_T_FMT,
                       s->seq + 1);
-        return 0;
+        /* A write that timed out is a client that stopped reading. */
+        return APR_STATUS_IS_TIMEUP(rv) ? -1 : 0;
     }
     return 1;
 }
 
 /* The closing delimiter: the last part already sent CRLF "--B". */
-static void stream_close(mxhr_stream *s, mxhr_end_reason why)
+void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
 {
     conn_rec *c = s->r->connection;
 
     if (s->seq > 0) {
         APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_immortal_create(
             MXHR_CLOSE_TAIL, sizeof(MXHR_CLOSE_TAIL) - 1, c->bucket_alloc));
-        if (!pass_flush(s)) {
-            why = MXHR_END_CLIENT;
+        int sent = pass_flush(s);
+        if (sent <= 0) {
+            why = sent < 0 ? MXHR_END_SLOW : MXHR_END_CLIENT;
         }
     }
     stream_end(s, why);
@@ -125,6 +128,7 @@ static void send_section(mxhr_stream *s, apr_time_t now)
     apr_size_t body_len, len;
     char *part;
     mxhr_counters *k;
+    int sent;
 
     apr_pool_clear(s->scratch);
     if (s->source->produce(s, s->scratch, now, &body, &body_len)
@@ -133,7 +137,7 @@ static void send_section(mxhr_stream *s, apr_time_t now)
                       "source '%s' could not produce section %"
                       APR_INT64_T_FMT "; ending the stream",
                       s->source->name, s->seq + 1);
-        stream_close(s, MXHR_END_ERROR);
+        mxhr_stream_close(s, MXHR_END_ERROR);
         return;
     }
     part = mxhr_part(s->scratch, s->boundary, s->seq == 0,
@@ -142,8 +146,9 @@ static void send_section(mxhr_stream *s, apr_time_t now)
      * aside (copy) before we clear scratch for the next section. */
     APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
         part, len, c->bucket_alloc));
-    if (!pass_flush(s)) {
-        stream_end(s, MXHR_END_CLIENT);
+    sent = pass_flush(s);
+    if (sent <= 0) {
+        stream_end(s, sent < 0 ? MXHR_END_SLOW : MXHR_END_CLIENT);
         return;
     }
     s->seq++;
@@ -170,7 +175,7 @@ static int client_gone(mxhr_stream *s)
     return 0;
 }
 
-static int server_stopping(void)
+int mxhr_mpm_stopping(void)
 {
     int state;
 
@@ -180,6 +185,8 @@ static int server_stopping(void)
 
 apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
 {
+    apr_time_t wake;
+
     if (s->ended) {
         return 0;
     }
@@ -187,12 +194,12 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
         stream_end(s, MXHR_END_CLIENT);
         return 0;
     }
-    if (server_stopping()) {
-        stream_close(s, MXHR_END_SHUTDOWN);
+    if (mxhr_mpm_stopping()) {
+        mxhr_stream_close(s, MXHR_END_SHUTDOWN);
         return 0;
     }
     if (s->end_at && now >= s->end_at) {
-        stream_close(s, MXHR_END_LIMIT);
+        mxhr_stream_close(s, MXHR_END_LIMIT);
         return 0;
     }
     if (now >= s->next_due) {
@@ -201,7 +208,7 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
             return 0;
         }
         if (s->set.max_sections > 0 && s->seq >= s->set.max_sections) {
-            stream_close(s, MXHR_END_LIMIT);
+            mxhr_stream_close(s, MXHR_END_LIMIT);
             return 0;
         }
         /* The next slot on the grid start + k * interval that is still
@@ -210,10 +217,15 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
         s->next_due = s->start
             + ((now - s->start) / s->set.interval + 1) * s->set.interval;
     }
-    if (s->end_at && s->end_at < s->next_due) {
-        return s->end_at;
+    wake = s->next_due;
+    if (s->end_at && s->end_at < wake) {
+        wake = s->end_at;
     }
-    return s->next_due;
+    /* A suspended stream is looked at by nobody between its timers. */
+    if (s->async && wake - now > MXHR_CHECK_EVERY) {
+        wake = now + MXHR_CHECK_EVERY;
+    }
+    return wake;
 }
 
 void mxhr_stream_run_blocking(mxhr_stream *s)

@@ -37,6 +37,9 @@ struct mxhr_stream {
     apr_time_t end_at;          /* 0: no duration limit */
     apr_int64_t seq;            /* sections sent so far */
     mxhr_end_reason ended;
+    /* The event-MPM path (mxhr_async.c) */
+    int async;                  /* driven by timed callbacks */
+    volatile apr_uint32_t suspended; /* the MPM has let go of it */
 };
 
 mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
@@ -46,6 +49,16 @@ mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
 /* Does whatever is due at now: a section, the end by limit, by client,
  * by shutdown. Returns the time it next needs to run (0 once ended). */
 apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now);
+
+/* 1 once the MPM says this child is stopping (graceful or not). */
+int mxhr_mpm_stopping(void);
+
+/* Ends the stream now with its closing delimiter, counted as why. */
+void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why);
+
+/* The longest a stream waits between two looks at its client and the
+ * MPM (disconnects, graceful stop), whatever its interval. */
+#define MXHR_CHECK_EVERY apr_time_from_sec(1)
 
 /* Runs the stream to its end on this thread, sleeping in slices. */
 void mxhr_stream_run_blocking(mxhr_stream *s);
