@@ -32,8 +32,10 @@ APLOG_USE_MODULE(mxhr);
 
 extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
-/* [2] How often the helper thread nudges the MPM's listener. */
-#define MXHR_KICK_EVERY apr_time_from_msec(50)
+/* [2] How often the helper thread nudges the MPM's listener, and how
+ * far in the past its nudge is dated (see noop_timer). */
+#define MXHR_KICK_EVERY apr_time_from_msec(25)
+#define MXHR_KICK_PAST  apr_time_from_sec(86400)
 /* [5] Bounds for how long one write may block on a client. */
 #define MXHR_SEND_TIMEOUT_MIN apr_time_from_msec(50)
 
@@ -95,8 +97,11 @@ void mxhr_async_post_config(server_rec *s)
 }
 
 /* [2] The listener computes its poll timeout from the timers only once
- * the first one has expired; with all of them in the future it can
- * sleep on. A timer that is already due makes it look again. */
+ * the first one has expired: woken by a new timer that is not due yet,
+ * it polls with no timeout at all, and registering wakes it only for a
+ * timer earlier than the (now stale) next expiry it remembers. A timer
+ * dated a day in the past is always earlier: it always wakes the
+ * listener, which then runs everything that is due. */
 static void noop_timer(void *baton)
 {
     (void)baton;
@@ -153,7 +158,8 @@ static void *APR_THREAD_FUNC kick_main(apr_thread_t *thd, void *data)
             end_all_streams();
         }
         else {
-            ap_mpm_register_timed_callback(0, noop_timer, NULL);
+            ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer,
+                                           NULL);
         }
     }
     apr_thread_exit(thd, APR_SUCCESS);
@@ -314,6 +320,10 @@ static apr_status_t arm(mxhr_handle *h, apr_interval_time_t delay)
         h->timers--;
         h->state = H_RUNNING;
         apr_thread_mutex_unlock(registry_mutex);
+    }
+    else if (delay < 2 * MXHR_KICK_EVERY) {
+        /* [2] Too short to wait for the helper's next nudge. */
+        ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer, NULL);
     }
     return rv;
 }

@@ -1,0 +1,230 @@
+package MxhrServer;
+# A private httpd for tests that need a configuration of their own (MPM,
+# thread counts, AsyncRequestWorkerFactor), and a reader for many
+# streams at once. Stopped only by the PID it wrote.
+use strict;
+use warnings FATAL => 'all';
+use File::Temp qw(tempdir);
+use IO::Socket::INET ();
+use IO::Select ();
+use Socket qw(SOL_SOCKET SO_RCVBUF pack_sockaddr_in inet_aton);
+use Time::HiRes qw(time sleep);
+
+my $MODS = '/usr/lib/apache2/modules';
+
+# Interrupted tests still stop the servers they started (DESTROY).
+$SIG{INT} = $SIG{TERM} = sub { exit 1 };
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1) or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+# MxhrServer->start(mpm => 'event', conf => "directives...")
+sub start {
+    my ($class, %o) = @_;
+    my $src = $ENV{MXHR_SRC} || '.';
+    my $mpm = $o{mpm} || 'event';
+    my $dir = tempdir(CLEANUP => 1);
+    chmod 0755, $dir;
+    my $port = free_port();
+    my $so = "$src/.libs/mod_mxhr.so";
+    -f $so or die "no module at $so";
+    my $user = $> == 0 ? "User www-data\nGroup www-data\n" : '';
+    my $h2 = $o{http2} ? "LoadModule http2_module $MODS/mod_http2.so\nProtocols h2c http/1.1\n" : '';
+    open my $fh, '>', "$dir/httpd.conf" or die $!;
+    print $fh <<"CONF";
+ServerRoot $dir
+ServerName localhost
+DefaultRuntimeDir $dir
+PidFile $dir/httpd.pid
+Mutex file:$dir default
+${user}Listen 127.0.0.1:$port
+LoadModule mpm_${mpm}_module $MODS/mod_mpm_${mpm}.so
+LoadModule authz_core_module $MODS/mod_authz_core.so
+LoadModule status_module $MODS/mod_status.so
+LoadModule mxhr_module $so
+$h2
+ErrorLog $dir/error_log
+LogLevel info mxhr:debug
+DocumentRoot $dir
+<Directory />
+    AllowOverride None
+</Directory>
+Timeout 10
+<Location /server-status>
+    SetHandler server-status
+</Location>
+$o{conf}
+CONF
+    close $fh;
+    my $self = bless { dir => $dir, port => $port, mpm => $mpm }, $class;
+    my $out = `/usr/sbin/apache2 -d $dir -f $dir/httpd.conf -k start 2>&1`;
+    die "httpd did not start: $out" if $?;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
+        if ($s) { close $s; $self->{pid} = $self->pid; return $self }
+        sleep 0.05;
+    }
+    die "httpd not listening on $port: " . $self->error_log;
+}
+
+sub port { $_[0]{port} }
+sub dir  { $_[0]{dir} }
+
+sub pid {
+    my $self = shift;
+    open my $fh, '<', "$self->{dir}/httpd.pid" or return 0;
+    my $pid = <$fh> // 0;
+    chomp $pid;
+    return $pid;
+}
+
+sub error_log {
+    my $self = shift;
+    open my $fh, '<', "$self->{dir}/error_log" or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+# The children of our httpd, from /proc.
+sub children {
+    my $self = shift;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my ($pid, $ppid) = $line =~ /^(\d+) \(.*?\) \S (\d+)/ or next;
+        push @kids, $pid if $ppid == $self->{pid};
+    }
+    return @kids;
+}
+
+sub status {
+    my $self = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->{port}, Timeout => 5)
+        or return {};
+    print $s "GET /server-status?auto HTTP/1.0\r\nHost: x\r\n\r\n";
+    # A child at its connection cap may not answer: do not hang on it.
+    my $r = '';
+    my $sel = IO::Select->new($s);
+    my $end = time + ($_[0] // 5);
+    while ($sel->can_read($end - time > 0 ? $end - time : 0)) {
+        sysread($s, my $buf, 65536) or last;
+        $r .= $buf;
+    }
+    return { $r =~ /^(\w+): (\S+)\r?$/mg };
+}
+
+sub stop {
+    my $self = shift;
+    my $pid = $self->{pid} or return;
+    kill 'TERM', $pid;
+    for (1 .. 100) { last unless kill 0, $pid; sleep 0.1 }
+    delete $self->{pid};
+}
+
+sub DESTROY { $_[0]->stop }
+
+# TCP connections to our port in CLOSE_WAIT (server side), from /proc.
+sub close_wait {
+    my $self = shift;
+    my $n = 0;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $f or next;
+        while (<$fh>) {
+            my ($local, $st) = (split ' ')[1, 3];
+            next unless $local && $st;
+            my ($port) = $local =~ /:([0-9A-F]{4})$/;
+            $n++ if defined $port && hex($port) == $self->{port} && $st eq '08';
+        }
+    }
+    return $n;
+}
+
+# Opens n streams (HTTP/1.0, so the body is the raw multipart) and
+# returns a reader: $r->pump($seconds) reads, $r->{conns} each has
+# parts => [arrival times], body, closed.
+sub open_streams {
+    my ($self, $path, $n, %o) = @_;
+    my @c;
+    my $sel = IO::Select->new;
+    for my $i (1 .. $n) {
+        my $s = IO::Socket::INET->new(Proto => 'tcp')
+            or die "socket #$i: $!";
+        # Before connect, or the window is already negotiated (large).
+        if ($o{rcvbuf}) {
+            setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack('i', $o{rcvbuf}));
+        }
+        $s->connect(pack_sockaddr_in($self->{port}, inet_aton('127.0.0.1')))
+            or die "connect #$i: $!";
+        $s->blocking(0);
+        syswrite $s, "GET $path HTTP/1.0\r\nHost: x\r\n\r\n";
+        my $c = { sock => $s, buf => '', body => undef, parts => [],
+                  t0 => time, closed => 0, eof => 0, id => $i };
+        push @c, $c;
+        $sel->add($s) unless $o{noread};
+        sleep($o{spacing}) if $o{spacing};
+    }
+    return bless { conns => \@c, sel => $sel, delim => $o{delim} || "\r\n--b" },
+                 'MxhrServer::Reader';
+}
+
+package MxhrServer::Reader;
+use Time::HiRes qw(time);
+
+sub conns { @{ $_[0]{conns} } }
+
+sub pump {
+    my ($self, $seconds, $until) = @_;
+    my %by = map { fileno($_->{sock}) => $_ } grep { !$_->{eof} } $self->conns;
+    my $end = time + $seconds;
+    while ((my $left = $end - time) > 0) {
+        last if $until && $until->($self);
+        my @ready = $self->{sel}->can_read($left > 0.2 ? 0.2 : $left);
+        for my $s (@ready) {
+            my $c = $by{fileno $s} or next;
+            my $n = sysread $s, my $buf, 65536;
+            if (!defined $n) { next }
+            if ($n == 0) {
+                $c->{eof} = 1;
+                $self->{sel}->remove($s);
+                next;
+            }
+            my $new = $buf;
+            if (!defined $c->{status}) {
+                $c->{buf} .= $buf;
+                my $i = index $c->{buf}, "\r\n\r\n";
+                next if $i < 0;
+                ($c->{status}) = $c->{buf} =~ m{^HTTP/\d\.\d (\d+)};
+                $new = substr $c->{buf}, $i + 4;
+                $c->{buf} = '';
+            }
+            # Count delimiters in what is new, with an overlap shorter
+            # than one delimiter so none is counted twice.
+            my $d = $self->{delim};
+            my $hay = ($c->{tail} // '') . $new;
+            my $found = () = $hay =~ /\Q$d\E/g;
+            push @{ $c->{parts} }, time for 1 .. $found;
+            $c->{tail} = length $hay >= length($d) - 1
+                ? substr($hay, -(length($d) - 1)) : $hay;
+            $c->{end} = substr(($c->{end} // '') . $new, -64);
+            $c->{closed} = 1 if $c->{end} =~ /\Q$d\E--\r\n\z/;
+            $c->{bytes} += length $new;
+        }
+    }
+}
+
+sub close_all {
+    my $self = shift;
+    for my $c ($self->conns) {
+        $self->{sel}->remove($c->{sock});
+        close $c->{sock};
+    }
+}
+
+1;
