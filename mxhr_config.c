@@ -179,7 +179,7 @@ static const char *set_content_type(cmd_parms *cmd, void *dconf,
         return bad_value(cmd, arg, "is not a valid media type",
                          "use type/subtype with optional parameters, e.g. "
                          "\"text/plain; charset=utf-8\" or application/json "
-                         "(no control characters)");
+                         "(no control characters, at most 255 characters)");
     }
     dc->content_type = arg;
     return NULL;

@@ -121,7 +121,7 @@ int mxhr_media_type_valid(const char *t)
 {
     const char *p, *q;
 
-    if (!t) {
+    if (!t || strlen(t) > MXHR_MEDIA_TYPE_MAX) {
         return 0;
     }
     for (p = t; *p; p++) {
@@ -333,60 +333,73 @@ apr_size_t mxhr_format_time(char *buf, apr_size_t size, mxhr_time_kind kind,
     return len;
 }
 
-char *mxhr_json_body(apr_pool_t *p, apr_int64_t seq, const char *time,
-                     int time_is_number)
+apr_size_t mxhr_json_body(char *buf, apr_size_t size, apr_int64_t seq,
+                          const char *time, int time_is_number)
 {
-    apr_size_t tlen = strlen(time);
-    char *esc, *o;
-    const char *s;
+    apr_size_t o;
+    const char *t;
+    int n;
 
-    if (time_is_number) {
-        return apr_psprintf(p, "{\"seq\": %" APR_INT64_T_FMT ", \"time\": %s}",
-                            seq, time);
+    n = apr_snprintf(buf, size, "{\"seq\": %" APR_INT64_T_FMT ", \"time\": %s",
+                     seq, time_is_number ? "" : "\"");
+    if (n <= 0 || (apr_size_t)n >= size) {
+        return 0;
     }
-    /* Worst case every byte becomes \u00XX. */
-    esc = o = apr_palloc(p, tlen * 6 + 1);
-    for (s = time; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = c;
+    o = n;
+    for (t = time; *t; t++) {
+        unsigned char c = (unsigned char)*t;
+        if (o + 7 >= size) {
+            return 0;
+        }
+        if (time_is_number) {
+            buf[o++] = c;
+        }
+        else if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = c;
         }
         else if (c < 0x20) {
-            o += apr_snprintf(o, 7, "\\u%04x", c);
+            o += apr_snprintf(buf + o, 7, "\\u%04x", c);
         }
         else {
-            *o++ = c;
+            buf[o++] = c;
         }
     }
-    *o = '\0';
-    return apr_psprintf(p, "{\"seq\": %" APR_INT64_T_FMT ", \"time\": \"%s\"}",
-                        seq, esc);
+    if (o + 3 >= size) {
+        return 0;
+    }
+    if (!time_is_number) {
+        buf[o++] = '"';
+    }
+    buf[o++] = '}';
+    buf[o] = '\0';
+    return o;
 }
 
-char *mxhr_part(apr_pool_t *p, const char *boundary, int first,
-                const char *content_type, apr_int64_t seq,
-                const char *body, apr_size_t body_len, apr_size_t *len)
+apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
+                     int first, const char *content_type, apr_int64_t seq,
+                     const char *body, apr_size_t body_len)
 {
-    char *head, *out;
-    apr_size_t hlen, blen = strlen(boundary);
+    apr_size_t blen = strlen(boundary), hlen;
+    int n;
 
-    head = apr_psprintf(p, "%s%s%s"
-                        "Content-Type: %s\r\n"
-                        "Content-Length: %" APR_SIZE_T_FMT "\r\n"
-                        "Mxhr-Seq: %" APR_INT64_T_FMT "\r\n"
-                        "\r\n",
-                        first ? "--" : "",
-                        first ? boundary : "",
-                        "\r\n",
-                        content_type, body_len, seq);
-    hlen = strlen(head);
-    *len = hlen + body_len + 4 + blen;
-    out = apr_palloc(p, *len + 1);
-    memcpy(out, head, hlen);
-    memcpy(out + hlen, body, body_len);
-    memcpy(out + hlen + body_len, "\r\n--", 4);
-    memcpy(out + hlen + body_len + 4, boundary, blen);
-    out[*len] = '\0';
-    return out;
+    n = apr_snprintf(buf, size, "%s%s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %" APR_SIZE_T_FMT "\r\n"
+                     "Mxhr-Seq: %" APR_INT64_T_FMT "\r\n"
+                     "\r\n",
+                     first ? "--" : "", first ? boundary : "",
+                     content_type, body_len, seq);
+    if (n <= 0 || (apr_size_t)n >= size) {
+        return 0;
+    }
+    hlen = n;
+    if (hlen + body_len + 4 + blen + 1 > size) {
+        return 0;
+    }
+    memcpy(buf + hlen, body, body_len);
+    memcpy(buf + hlen + body_len, "\r\n--", 4);
+    memcpy(buf + hlen + body_len + 4, boundary, blen);
+    buf[hlen + body_len + 4 + blen] = '\0';
+    return hlen + body_len + 4 + blen;
 }

@@ -55,17 +55,29 @@ const char *mxhr_time_format_check(const char *fmt, mxhr_time_kind *kind);
 apr_size_t mxhr_format_time(char *buf, apr_size_t size, mxhr_time_kind kind,
                             const char *fmt, apr_time_t t);
 
-/* The JSON body {"seq": N, "time": ...}: time is a JSON number when
- * time_is_number, else an escaped string. */
-char *mxhr_json_body(apr_pool_t *p, apr_int64_t seq, const char *time,
-                     int time_is_number);
+/* Media types longer than this are refused (a part must fit its
+ * buffer, see MXHR_PART_MAX). */
+#define MXHR_MEDIA_TYPE_MAX 255
 
-/* One complete part on the wire. The first part opens the body with the
- * dash-boundary; every part ends with CRLF "--boundary" so that a reader
- * knows it is complete as soon as it arrives. */
-char *mxhr_part(apr_pool_t *p, const char *boundary, int first,
-                const char *content_type, apr_int64_t seq,
-                const char *body, apr_size_t body_len, apr_size_t *len);
+/* Room for a section's body and for a whole part: sections are built in
+ * buffers of these sizes, not in pools, so a stream costs no memory per
+ * section. */
+#define MXHR_BODY_MAX 4096
+#define MXHR_PART_MAX (MXHR_BODY_MAX + 512)
+
+/* Writes the JSON body {"seq": N, "time": ...} into buf (time is a JSON
+ * number when time_is_number, else an escaped string). Returns its
+ * length, or 0 when it does not fit. */
+apr_size_t mxhr_json_body(char *buf, apr_size_t size, apr_int64_t seq,
+                          const char *time, int time_is_number);
+
+/* Writes one complete part into buf; returns its length, or 0 when it
+ * does not fit. The first part opens the body with the dash-boundary;
+ * every part ends with CRLF "--boundary" so that a reader knows it is
+ * complete as soon as it arrives. */
+apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
+                     int first, const char *content_type, apr_int64_t seq,
+                     const char *body, apr_size_t body_len);
 
 /* What closes a body whose last part already sent its delimiter:
  * "--" CRLF completes the close-delimiter "--boundary--". */

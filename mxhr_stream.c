@@ -19,27 +19,29 @@ APLOG_USE_MODULE(mxhr);
  * departed client is noticed quickly whatever the interval. */
 #define MXHR_SLICE apr_time_from_msec(200)
 
-static apr_status_t clock_produce(mxhr_stream *s, apr_pool_t *p,
-                                  apr_time_t now, const char **body,
+static apr_status_t clock_produce(mxhr_stream *s, apr_time_t now,
+                                  char *buf, apr_size_t size,
                                   apr_size_t *len)
 {
-    char buf[512];
-    apr_size_t n = mxhr_format_time(buf, sizeof(buf), s->set.time_kind,
+    char time[512];
+    apr_size_t n = mxhr_format_time(time, sizeof(time), s->set.time_kind,
                                     s->set.time_format, now);
 
     if (n == 0) {
         return APR_EGENERAL;
     }
     if (s->set.json) {
-        *body = mxhr_json_body(p, s->seq + 1, buf,
-                               s->set.time_kind == MXHR_TIME_EPOCH_MS);
-        *len = strlen(*body);
+        n = mxhr_json_body(buf, size, s->seq + 1, time,
+                           s->set.time_kind == MXHR_TIME_EPOCH_MS);
+    }
+    else if (n < size) {
+        memcpy(buf, time, n + 1);
     }
     else {
-        *body = apr_pstrmemdup(p, buf, n);
-        *len = n;
+        n = 0;
     }
-    return APR_SUCCESS;
+    *len = n;
+    return n ? APR_SUCCESS : APR_EGENERAL;
 }
 
 const mxhr_source mxhr_clock_source = { "clock", clock_produce };
@@ -57,8 +59,6 @@ mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
     s->source = source;
     s->source_ctx = ctx;
     s->bb = apr_brigade_create(r->pool, c->bucket_alloc);
-    apr_pool_create(&s->scratch, r->pool);
-    apr_pool_tag(s->scratch, "mxhr_section");
     /* An HTTP/2 stream shares its socket with others: only the master
      * connection may read it. */
     s->csd = c->master ? NULL : ap_get_conn_socket(c);
@@ -124,26 +124,28 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
 static void send_section(mxhr_stream *s, apr_time_t now)
 {
     conn_rec *c = s->r->connection;
-    const char *body;
-    apr_size_t body_len, len;
-    char *part;
+    /* On this thread's stack: a stream keeps no memory per section. */
+    char body[MXHR_BODY_MAX], part[MXHR_PART_MAX];
+    apr_size_t body_len, len = 0;
     mxhr_counters *k;
     int sent;
 
-    apr_pool_clear(s->scratch);
-    if (s->source->produce(s, s->scratch, now, &body, &body_len)
-        != APR_SUCCESS) {
+    if (s->source->produce(s, now, body, sizeof(body), &body_len)
+        == APR_SUCCESS) {
+        len = mxhr_part(part, sizeof(part), s->boundary, s->seq == 0,
+                        s->set.content_type, s->seq + 1, body, body_len);
+    }
+    if (len == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, MXHR_LOGNO(022)
                       "source '%s' could not produce section %"
-                      APR_INT64_T_FMT "; ending the stream",
+                      APR_INT64_T_FMT " (does MxhrTimeFormat expand to "
+                      "more than 511 bytes?); ending the stream",
                       s->source->name, s->seq + 1);
         mxhr_stream_close(s, MXHR_END_ERROR);
         return;
     }
-    part = mxhr_part(s->scratch, s->boundary, s->seq == 0,
-                     s->set.content_type, s->seq + 1, body, body_len, &len);
-    /* Transient: the part lives in scratch; filters that keep it set it
-     * aside (copy) before we clear scratch for the next section. */
+    /* Transient: filters that keep the data past this call (set it
+     * aside) copy it first. */
     APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
         part, len, c->bucket_alloc));
     sent = pass_flush(s);

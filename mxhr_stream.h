@@ -11,12 +11,12 @@
 typedef struct mxhr_stream mxhr_stream;
 
 /* What a section carries. The clock is the first source; a publish
- * channel is another. produce() fills the body of section s->seq + 1,
- * allocated from p (cleared after the section is sent). */
+ * channel is another. produce() writes the body of section s->seq + 1
+ * into buf (size bytes, MXHR_BODY_MAX) and sets *len. */
 typedef struct {
     const char *name;
-    apr_status_t (*produce)(mxhr_stream *s, apr_pool_t *p, apr_time_t now,
-                            const char **body, apr_size_t *len);
+    apr_status_t (*produce)(mxhr_stream *s, apr_time_t now, char *buf,
+                            apr_size_t size, apr_size_t *len);
 } mxhr_source;
 
 extern const mxhr_source mxhr_clock_source;
@@ -30,7 +30,6 @@ struct mxhr_stream {
     const mxhr_source *source;
     void *source_ctx;
     apr_bucket_brigade *bb;
-    apr_pool_t *scratch;        /* one section's allocations */
     apr_socket_t *csd;          /* NULL where we must not poll (HTTP/2) */
     apr_time_t start;
     apr_time_t next_due;        /* start + k * interval */

@@ -114,7 +114,11 @@ static void on_part(conn *c, results *R, int64_t at)
     }
     scheduled = stamp_relative ? c->stamp
                                : c->first_stamp + (int64_t)c->parts * interval_ms;
-    hist_add(&R->delay, at - scheduled);
+    /* With -S the first part is the newest stored message (nchan's
+     * first_message newest), published before we came: not a delay. */
+    if (!(stamp_relative && c->parts == 0)) {
+        hist_add(&R->delay, at - scheduled);
+    }
     c->last_at = at;
     c->parts++;
     R->parts++;

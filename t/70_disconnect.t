@@ -1,5 +1,7 @@
-# A client that goes away frees its worker at once, and nothing is
-# logged about it above TRACE level.
+# On the blocking path (a virtual host with MxhrAsync off, so under
+# every MPM), a client that goes away frees its worker at once, and
+# nothing is logged about it above TRACE level. The event MPM's own
+# path is tested in t/event/20_disconnect.pl.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -8,13 +10,15 @@ use MxhrTest;
 
 plan tests => 7;
 
+my %v = (vhost => 'mxhr_blocking');
+
 # Fill every worker (t/conf/extra.conf.in: 12 under prefork, 20 threads
 # otherwise) with streams whose next section is 10s away, until one more
 # stream is left waiting: that proves the pool is full.
 my $log0 = error_log_size();
 my (@held, $queued);
 for (1 .. 40) {
-    my $s = stream_open('/long', timeout => 1.5, lazy => 1);
+    my $s = stream_open('/long', timeout => 1.5, lazy => 1, %v);
     if ($s->read_until(1.5, sub { $_[0]->parts_complete >= 1 })) {
         push @held, $s;
     }
@@ -39,10 +43,10 @@ $queued->close if $queued;
 
 # Open and drop many more, quickly.
 for (1 .. 40) {
-    my $x = stream_open('/long');
+    my $x = stream_open('/long', %v);
     $x->close;
 }
-my $s = stream_open('/stream', timeout => 10);
+my $s = stream_open('/stream', timeout => 10, %v);
 is $s->status, 200, 'still serving after 40 more open-and-drop streams';
 ok $s->read_all(5), 'and streaming to the end';
 

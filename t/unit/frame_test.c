@@ -56,7 +56,7 @@ int main(void)
     apr_size_t len;
     mxhr_time_kind kind;
     apr_int64_t n;
-    char *s, *b1, *b2;
+    char *b1, *b2;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
@@ -162,28 +162,38 @@ int main(void)
     }
 
     /* JSON */
-    is_str(mxhr_json_body(p, 3, "12:00:00.000", 0),
-           "{\"seq\": 3, \"time\": \"12:00:00.000\"}", "json string time");
-    is_str(mxhr_json_body(p, 4, "1795461658042", 1),
-           "{\"seq\": 4, \"time\": 1795461658042}", "json number time");
-    is_str(mxhr_json_body(p, 5, "a\"b\\c\x01", 0),
-           "{\"seq\": 5, \"time\": \"a\\\"b\\\\c\\u0001\"}", "json escaping");
+    mxhr_json_body(buf, sizeof(buf), 3, "12:00:00.000", 0);
+    is_str(buf, "{\"seq\": 3, \"time\": \"12:00:00.000\"}", "json string time");
+    len = mxhr_json_body(buf, sizeof(buf), 4, "1795461658042", 1);
+    is_str(buf, "{\"seq\": 4, \"time\": 1795461658042}", "json number time");
+    ok(len == strlen(buf), "json length");
+    mxhr_json_body(buf, sizeof(buf), 5, "a\"b\\c\x01", 0);
+    is_str(buf, "{\"seq\": 5, \"time\": \"a\\\"b\\\\c\\u0001\"}", "json escaping");
+    ok(mxhr_json_body(buf, 20, 5, "12:00:00.000", 0) == 0,
+       "json that does not fit fails cleanly");
 
     /* parts */
-    s = mxhr_part(p, "B", 1, "text/plain", 1, "hello", 5, &len);
-    is_str(s, "--B\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+    len = mxhr_part(buf, sizeof(buf), "B", 1, "text/plain", 1, "hello", 5);
+    is_str(buf, "--B\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
            "Mxhr-Seq: 1\r\n\r\nhello\r\n--B", "first part");
-    ok(len == strlen(s), "first part length");
-    s = mxhr_part(p, "B", 0, "text/plain", 2, "hi", 2, &len);
-    is_str(s, "\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+    ok(len == strlen(buf), "first part length");
+    mxhr_part(buf, sizeof(buf), "B", 0, "text/plain", 2, "hi", 2);
+    is_str(buf, "\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
            "Mxhr-Seq: 2\r\n\r\nhi\r\n--B", "later part");
+    /* binary body with a NUL survives */
+    len = mxhr_part(buf, sizeof(buf), "B", 0, "application/octet-stream", 9,
+                    "a\0b", 3);
+    ok(len == strlen("\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Length: 3\r\nMxhr-Seq: 9\r\n\r\n") + 3 + 5
+       && memcmp(buf + len - 8, "a\0b\r\n--B", 8) == 0, "binary body");
+    ok(mxhr_part(buf, 40, "B", 0, "text/plain", 2, "hi", 2) == 0,
+       "a part that does not fit fails cleanly");
     {
-        /* binary body with a NUL survives */
-        s = mxhr_part(p, "B", 0, "application/octet-stream", 9, "a\0b", 3,
-                      &len);
-        ok(len == strlen("\r\nContent-Type: application/octet-stream\r\n"
-                         "Content-Length: 3\r\nMxhr-Seq: 9\r\n\r\n") + 3 + 5
-           && memcmp(s + len - 8, "a\0b\r\n--B", 8) == 0, "binary body");
+        char big[300];
+        memset(big, 'a', sizeof(big));
+        memcpy(big, "text/", 5);
+        big[sizeof(big) - 1] = '\0';
+        ok(!mxhr_media_type_valid(big), "a media type over 255 characters is refused");
     }
 
     printf("1..%d\n", tests_run);
