@@ -243,8 +243,8 @@ int mxhr_async_possible(request_rec *r, const mxhr_srv_conf *sc)
         return 0;
     }
     /* HTTP/2 streams have a master connection (suspending one crashed
-     * the child); subrequests and clogging input filters (mod_ssl) need
-     * the thread they run on. */
+     * the child); subrequests and clogging input filters need the
+     * thread they run on. */
     return c->cs && !c->master && !c->clogging_input_filters && !r->main
            && !r->header_only;
 #else

@@ -2,6 +2,7 @@
 # The whole test suite: installs what it needs, builds, then runs
 #  - the C unit tests and the Apache::Test suite under prefork, worker
 #    and event (as "nobody" when run as root),
+#  - the event-MPM suspension tests (t/event, private httpd instances),
 #  - the install test (root only: it really installs, then undoes it),
 #  - the browser client's unit tests and the end-to-end browser test.
 # Ends with one line "suites: N passed, N failed".
@@ -27,6 +28,7 @@ suite() {
 for mpm in prefork worker event; do
     suite "apache-test-$mpm" bash scripts/apache-test.sh "$mpm"
 done
+suite event-async bash scripts/event-test.sh
 if [ "$(id -u)" = 0 ]; then
     suite install prove t/system/install.pl
 else
