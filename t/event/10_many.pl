@@ -9,14 +9,7 @@ use MxhrServer;
 
 plan tests => 9;
 
-my $conf = <<'CONF';
-ServerLimit 1
-StartServers 1
-ThreadsPerChild 25
-MinSpareThreads 1
-MaxSpareThreads 25
-MaxRequestWorkers 25
-AsyncRequestWorkerFactor 40
+my $loc = <<'CONF';
 <Location /s>
     SetHandler mxhr-stream
     MxhrBoundary b
@@ -24,7 +17,7 @@ AsyncRequestWorkerFactor 40
     MxhrMaxSections 5
 </Location>
 CONF
-my $srv = MxhrServer->start(conf => $conf);
+my $srv = MxhrServer->start(conf => MxhrServer::event_pool(factor => 40) . $loc);
 my $n = 500;
 my $r = $srv->open_streams('/s', $n);
 $r->pump(2.5);
@@ -50,9 +43,8 @@ $srv->stop;
 
 # The default AsyncRequestWorkerFactor (2) caps a 25-thread child at
 # about 75 connections: the error log says what to raise.
-(my $capped = $conf) =~ s/AsyncRequestWorkerFactor 40\n//;
-$capped =~ s/MxhrMaxSections 5/MxhrMaxSections 3/;
-$srv = MxhrServer->start(conf => $capped);
+(my $capped = $loc) =~ s/MxhrMaxSections 5/MxhrMaxSections 3/;
+$srv = MxhrServer->start(conf => MxhrServer::event_pool() . $capped);
 $r = $srv->open_streams('/s', 120);
 $r->pump(1.2);
 like $srv->error_log, qr/MXHR031: this child holds \d+ suspended streams.*raise AsyncRequestWorkerFactor to at least/,

@@ -10,14 +10,7 @@ use MxhrServer;
 
 plan tests => 7;
 
-my $srv = MxhrServer->start(conf => <<'CONF');
-ServerLimit 1
-StartServers 1
-ThreadsPerChild 25
-MinSpareThreads 1
-MaxSpareThreads 25
-MaxRequestWorkers 25
-AsyncRequestWorkerFactor 40
+my $srv = MxhrServer->start(conf => MxhrServer::event_pool(factor => 40) . <<'CONF');
 <Location /s>
     SetHandler mxhr-stream
     MxhrBoundary b

@@ -13,14 +13,9 @@ use MxhrServer;
 my @offsets = (0.0, 0.3, 0.5, 0.97);
 plan tests => 4 * @offsets + 1;
 
-my $srv = MxhrServer->start(conf => <<'CONF');
-ServerLimit 4
-StartServers 2
-ThreadsPerChild 25
-MinSpareThreads 25
-MaxSpareThreads 75
-MaxRequestWorkers 100
-AsyncRequestWorkerFactor 40
+# Room for a new generation beside the old one.
+my $srv = MxhrServer->start(conf => MxhrServer::event_pool(
+    children => 2, limit => 4, factor => 40) . <<'CONF');
 GracefulShutdownTimeout 30
 <Location /s>
     SetHandler mxhr-stream

@@ -72,6 +72,21 @@ CONF
     die "httpd not listening on $port: " . $self->error_log;
 }
 
+# The worker pool of an event-MPM test server: children that never
+# change, threads, AsyncRequestWorkerFactor (omitted: the default), and
+# a limit on children above those started (room for a restart).
+sub event_pool {
+    my %o = (children => 1, threads => 25, @_);
+    my $limit = $o{limit} || $o{children};
+    my $t = $o{children} * $o{threads};
+    my $conf = "ServerLimit $limit\nStartServers $o{children}\n"
+             . "ThreadsPerChild $o{threads}\nMinSpareThreads $o{threads}\n"
+             . "MaxSpareThreads $t\nMaxRequestWorkers "
+             . ($limit * $o{threads}) . "\n";
+    $conf .= "AsyncRequestWorkerFactor $o{factor}\n" if $o{factor};
+    return $conf;
+}
+
 sub port { $_[0]{port} }
 sub dir  { $_[0]{dir} }
 
