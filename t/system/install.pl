@@ -12,11 +12,13 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 
 plan skip_all => 'needs root (it installs into the system)' if $> != 0;
-plan tests => 17;
+plan tests => 21;
 
 my $src = "$FindBin::Bin/../..";
 my $etc = '/etc/apache2';
 my $so = '/usr/lib/apache2/modules/mod_mxhr.so';
+# configure's default prefix; make install puts the page there.
+my $htdocs = '/usr/local/share/mod_mxhr/htdocs';
 my %was = (
     enabled   => -e "$etc/mods-enabled/mxhr.load",
     installed => -e $so,
@@ -33,6 +35,8 @@ is $rc, 0, 'make install' or diag $out;
 ok -f $so, "module installed at $so";
 ok -f "$etc/mods-available/mxhr.load" && -f "$etc/mods-available/mxhr.conf",
    'mxhr.load and mxhr.conf in mods-available';
+ok -f "$htdocs/index.html" && -f "$htdocs/mxhr.js" && -f "$htdocs/mxhr.mjs",
+   "the demo page and client in $htdocs";
 
 ($rc, $out) = run('a2enmod mxhr');
 is $rc, 0, 'a2enmod mxhr' or diag $out;
@@ -77,6 +81,16 @@ DocumentRoot $dir/htdocs
     MxhrInterval 200ms
     MxhrMaxSections 3
 </Location>
+# As conf/mxhr.conf's example: the installed page with its stream.
+Alias /mxhr-demo $htdocs
+<Directory $htdocs>
+    Require all granted
+</Directory>
+<Location /mxhr-demo/mxhr-stream>
+    SetHandler mxhr-stream
+    MxhrInterval 200ms
+    MxhrMaxSections 2
+</Location>
 CONF
 close $fh;
 my $httpd = '. /etc/apache2/envvars && /usr/sbin/apache2';
@@ -102,6 +116,14 @@ my @parts = eval { MxhrTest::parse_multipart($ct, $body // '') };
 is scalar @parts, 3, 'three parts, as configured';
 like $body // '', qr/--\r\n\z/, 'closed with the closing delimiter';
 
+# The installed demo page, its client, and the stream beside it.
+my $page = `curl -s --max-time 5 http://127.0.0.1:$port/mxhr-demo/`;
+like $page, qr/<script src="mxhr\.js"><\/script>/, 'the installed demo page is served';
+my $js = `curl -s --max-time 5 http://127.0.0.1:$port/mxhr-demo/mxhr.js`;
+like $js, qr/MxhrMultipartParser/, 'and its client';
+my $demo = `curl -s --max-time 5 -H 'Accept: multipart/mixed' http://127.0.0.1:$port/mxhr-demo/mxhr-stream`;
+like $demo, qr/Mxhr-Seq: 2\r\n.*--\r\n\z/s, 'and the stream it reads, beside it';
+
 if ($pid) {
     kill 'TERM', $pid;
     for (1 .. 50) { last unless kill 0, $pid; select undef, undef, undef, 0.1 }
@@ -125,7 +147,8 @@ else {
     ($rc, $out) = run("make -C $src uninstall");
     is $rc, 0, 'make uninstall' or diag $out;
 }
-ok $was{installed} || (!-e $so && !-e "$etc/mods-available/mxhr.load"),
+ok $was{installed} || (!-e $so && !-e "$etc/mods-available/mxhr.load"
+                       && !-e $htdocs),
    'the module files are gone again';
 ($rc, $out) = run('apache2ctl configtest');
 is $rc, 0, 'the system configuration is valid afterwards' or diag $out;
