@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "apr_strings.h"
+#include "apr_hash.h"
 #include "apr_thread_proc.h"
 
 #include "httpd.h"
@@ -36,6 +37,10 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
  * far in the past its nudge is dated (see noop_timer). */
 #define MXHR_KICK_EVERY apr_time_from_msec(25)
 #define MXHR_KICK_PAST  apr_time_from_sec(86400)
+/* Streams due within the same slot share one timed callback: one worker
+ * wake-up serves them all, instead of one per section (measured: thread
+ * switches were most of the CPU time). Adds at most this much lateness. */
+#define MXHR_SLOT apr_time_from_msec(5)
 /* [5] Bounds for how long one write may block on a client. */
 #define MXHR_SEND_TIMEOUT_MIN apr_time_from_msec(50)
 
@@ -62,12 +67,21 @@ typedef struct mxhr_handle mxhr_handle;
 struct mxhr_handle {
     mxhr_stream *s;
     handle_state state;
-    int timers;                 /* registered, not yet run */
+    int timers;                 /* slots it waits in, not yet run */
     mxhr_handle *prev, *next;   /* live handles of this child */
+    mxhr_handle *slot_next;     /* the others due in the same slot */
 };
+
+/* A slot: the handles due in one MXHR_SLOT of time, and the one MPM
+ * timer that will run them. */
+typedef struct {
+    apr_int64_t key;            /* due time / MXHR_SLOT, rounded up */
+    mxhr_handle *due;
+} mxhr_slot;
 
 static apr_thread_mutex_t *registry_mutex;
 static mxhr_handle *live;
+static apr_hash_t *slots;       /* key -> mxhr_slot, under registry_mutex */
 
 static void tick(void *baton);
 static void finish(mxhr_stream *s);
@@ -204,6 +218,7 @@ void mxhr_async_child_init(apr_pool_t *pchild, server_rec *s)
     kick_stop = 0;
     cap_warned = 0;
     live = NULL;
+    slots = apr_hash_make(pchild);
     if (apr_thread_mutex_create(&registry_mutex, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) != APR_SUCCESS) {
         child_pool = NULL;      /* no async path in this child */
@@ -305,26 +320,46 @@ static apr_interval_time_t until(apr_time_t wake)
     return wake > now ? wake - now : 0;
 }
 
-/* Hands the stream to a timer. */
+static void slot_fire(void *baton);
+
+/* Hands the stream to the timer of the slot it is due in, registering
+ * that timer if the slot is new. */
 static apr_status_t arm(mxhr_handle *h, apr_interval_time_t delay)
 {
-    apr_status_t rv;
+    apr_time_t now = apr_time_now();
+    apr_int64_t key = (now + delay + MXHR_SLOT - 1) / MXHR_SLOT;
+    mxhr_slot *slot;
+    apr_status_t rv = APR_SUCCESS;
 
     apr_thread_mutex_lock(registry_mutex);
+    slot = apr_hash_get(slots, &key, sizeof(key));
+    if (!slot) {
+        slot = malloc(sizeof(*slot));
+        if (!slot) {
+            apr_thread_mutex_unlock(registry_mutex);
+            return APR_ENOMEM;
+        }
+        slot->key = key;
+        slot->due = NULL;
+        delay = key * MXHR_SLOT - now;
+        rv = ap_mpm_register_timed_callback(delay, slot_fire, slot);
+        if (rv != APR_SUCCESS) {
+            apr_thread_mutex_unlock(registry_mutex);
+            free(slot);
+            return rv;
+        }
+        apr_hash_set(slots, &slot->key, sizeof(slot->key), slot);
+        if (delay < 2 * MXHR_KICK_EVERY) {
+            /* [2] Too short to wait for the helper's next nudge. */
+            ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer,
+                                           NULL);
+        }
+    }
     h->state = H_WAITING;
     h->timers++;
+    h->slot_next = slot->due;
+    slot->due = h;
     apr_thread_mutex_unlock(registry_mutex);
-    rv = ap_mpm_register_timed_callback(delay, tick, h);
-    if (rv != APR_SUCCESS) {
-        apr_thread_mutex_lock(registry_mutex);
-        h->timers--;
-        h->state = H_RUNNING;
-        apr_thread_mutex_unlock(registry_mutex);
-    }
-    else if (delay < 2 * MXHR_KICK_EVERY) {
-        /* [2] Too short to wait for the helper's next nudge. */
-        ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer, NULL);
-    }
     return rv;
 }
 
@@ -401,6 +436,24 @@ static void tick(void *baton)
     apr_thread_mutex_unlock(r->invoke_mtx);
     release(h);
     finish(s);
+}
+
+/* One MPM timer for every stream due in the slot: run them in turn. The
+ * slot leaves the table first, so re-arms go to later slots. */
+static void slot_fire(void *baton)
+{
+    mxhr_slot *slot = baton;
+    mxhr_handle *h, *next;
+
+    apr_thread_mutex_lock(registry_mutex);
+    apr_hash_set(slots, &slot->key, sizeof(slot->key), NULL);
+    h = slot->due;
+    apr_thread_mutex_unlock(registry_mutex);
+    free(slot);
+    for (; h; h = next) {
+        next = h->slot_next;   /* read before tick() may free h */
+        tick(h);
+    }
 }
 
 apr_status_t mxhr_async_suspend(mxhr_stream *s, apr_time_t wake)

@@ -12,6 +12,7 @@
 #
 #   bash bench/run.sh [N ...]
 #   BENCH_HOLD=15 BENCH_REPEAT=3 BENCH_THREADS=25 bash bench/run.sh 1000
+#   BENCH_KINDS="mxhr-async nchan" bash bench/run.sh 10000
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src"
@@ -198,7 +199,7 @@ run_one() {     # kind N repeat
 
 for n in "$@"; do
     for rep in $(seq 1 "$REPEAT"); do
-        for kind in mxhr-async mxhr-blocking nchan; do
+        for kind in ${BENCH_KINDS:-mxhr-async mxhr-blocking nchan}; do
             run_one "$kind" "$n" "$rep"
         done
     done
