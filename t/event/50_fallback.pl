@@ -22,7 +22,14 @@ sub mode_of {
     my ($srv, %o) = @_;
     my $r = $srv->open_streams('/s', 1);
     $r->pump(0.5, sub { @{ ($_[0]->conns)[0]{parts} } >= 1 });
-    my $st = $srv->status;
+    # The first part can reach us before the handler has counted the
+    # stream (it counts it after sending): wait until it is counted.
+    my $st;
+    for (1 .. 20) {
+        $st = $srv->status;
+        last if ($st->{MxhrStreamsSuspended} // 0) + ($st->{MxhrStreamsBlocking} // 0) >= 1;
+        select undef, undef, undef, 0.05;
+    }
     $r->pump(3, sub { ($_[0]->conns)[0]{closed} });
     my ($c) = $r->conns;
     return ($st, $c);
