@@ -81,7 +81,8 @@ MxhrAsync $async
 </Location>
 CONF
     /usr/sbin/apache2 -d "$d" -f "$d/httpd.conf" -k start || return 1
-    wait_port "$port"
+    # httpd binds before it detaches and writes its PID file.
+    wait_port "$port" "$d/httpd.pid"
     pids_to_stop+=("$(cat "$d/httpd.pid")")
 }
 
@@ -120,13 +121,16 @@ http {
 }
 CONF
     /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" || return 1
-    wait_port "$port"
+    wait_port "$port" "$d/nginx.pid"
     pids_to_stop+=("$(cat "$d/nginx.pid")")
 }
 
-wait_port() {
+wait_port() {    # port [pidfile]: the port answers and the PID file is written
     for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null \
+           && { [ -z "${2:-}" ] || [ -s "$2" ]; }; then
+            return 0
+        fi
         sleep 0.1
     done
     echo "bench: nothing listening on $1" >&2

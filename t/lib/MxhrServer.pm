@@ -64,9 +64,13 @@ CONF
     my $self = bless { dir => $dir, port => $port, mpm => $mpm }, $class;
     my $out = `/usr/sbin/apache2 -d $dir -f $dir/httpd.conf -k start 2>&1`;
     die "httpd did not start: $out" if $?;
+    # httpd binds its port before it detaches and writes its PID file:
+    # wait for both, or there would be no PID to stop it by.
     for (1 .. 100) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
-        if ($s) { close $s; $self->{pid} = $self->pid; return $self }
+        my $pid = $self->pid;
+        my $s = $pid && kill(0, $pid)
+            && IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
+        if ($s) { close $s; $self->{pid} = $pid; return $self }
         sleep 0.05;
     }
     die "httpd not listening on $port: " . $self->error_log;
