@@ -29,6 +29,8 @@ my @bad = (
     ['MxhrMaxDurationLimit 1.5s', 0, qr/MxhrMaxDurationLimit: '1.5s' has an unknown unit/],
     ['MxhrMaxStreams 10', 1, qr/MxhrMaxStreams not allowed in <Location> context/],
     ['MxhrMinInterval 1s', 1, qr/MxhrMinInterval not allowed in <Location> context/],
+    ['MxhrAsync maybe', 0, qr/MxhrAsync must be On or Off/],
+    ['MxhrAsync Off', 1, qr/MxhrAsync not allowed in <Location> context/],
 );
 
 plan tests => 2 + 3 * @bad;
