@@ -9,7 +9,7 @@ for what in "$@"; do
     build)   pkgs+=(apache2 apache2-dev autoconf automake make gcc) ;;
     test)    pkgs+=(apache2 apache2-dev libapache2-mod-perl2
                     libmime-tools-perl libwww-perl curl) ;;
-    browser) pkgs+=(chromium nodejs npm) ;;
+    browser) pkgs+=(chromium fonts-dejavu-core nodejs npm) ;;
     bench)   pkgs+=(nginx-light libnginx-mod-nchan) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
     esac
