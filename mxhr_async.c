@@ -121,6 +121,11 @@ static void noop_timer(void *baton)
     (void)baton;
 }
 
+static void nudge_listener(void)
+{
+    ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer, NULL);
+}
+
 /* Takes a waiting stream out of the registry, or NULL. */
 static mxhr_handle *claim_waiting(void)
 {
@@ -172,8 +177,7 @@ static void *APR_THREAD_FUNC kick_main(apr_thread_t *thd, void *data)
             end_all_streams();
         }
         else {
-            ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer,
-                                           NULL);
+            nudge_listener();
         }
     }
     apr_thread_exit(thd, APR_SUCCESS);
@@ -313,21 +317,14 @@ static void finish(mxhr_stream *s)
     apr_pool_destroy(c->pool);
 }
 
-static apr_interval_time_t until(apr_time_t wake)
-{
-    apr_time_t now = apr_time_now();
-
-    return wake > now ? wake - now : 0;
-}
-
 static void slot_fire(void *baton);
 
-/* Hands the stream to the timer of the slot it is due in, registering
- * that timer if the slot is new. */
-static apr_status_t arm(mxhr_handle *h, apr_interval_time_t delay)
+/* Hands the stream to the timer of the slot it is due in (at or just
+ * after due), registering that timer if the slot is new. */
+static apr_status_t arm(mxhr_handle *h, apr_time_t due)
 {
-    apr_time_t now = apr_time_now();
-    apr_int64_t key = (now + delay + MXHR_SLOT - 1) / MXHR_SLOT;
+    apr_int64_t key = (due + MXHR_SLOT - 1) / MXHR_SLOT;
+    apr_interval_time_t delay;
     mxhr_slot *slot;
     apr_status_t rv = APR_SUCCESS;
 
@@ -341,7 +338,8 @@ static apr_status_t arm(mxhr_handle *h, apr_interval_time_t delay)
         }
         slot->key = key;
         slot->due = NULL;
-        delay = key * MXHR_SLOT - now;
+        /* Negative when already due: the MPM runs it at once. */
+        delay = key * MXHR_SLOT - apr_time_now();
         rv = ap_mpm_register_timed_callback(delay, slot_fire, slot);
         if (rv != APR_SUCCESS) {
             apr_thread_mutex_unlock(registry_mutex);
@@ -351,8 +349,7 @@ static apr_status_t arm(mxhr_handle *h, apr_interval_time_t delay)
         apr_hash_set(slots, &slot->key, sizeof(slot->key), slot);
         if (delay < 2 * MXHR_KICK_EVERY) {
             /* [2] Too short to wait for the helper's next nudge. */
-            ap_mpm_register_timed_callback(-MXHR_KICK_PAST, noop_timer,
-                                           NULL);
+            nudge_listener();
         }
     }
     h->state = H_WAITING;
@@ -416,7 +413,7 @@ static void tick(void *baton)
 
     /* [7] Not ours yet: look again in a moment. */
     if (!apr_atomic_read32(&s->suspended)
-        && arm(h, apr_time_from_msec(1)) == APR_SUCCESS) {
+        && arm(h, apr_time_now() + apr_time_from_msec(1)) == APR_SUCCESS) {
         return;
     }
 
@@ -424,7 +421,7 @@ static void tick(void *baton)
     /* [4] [6] step() looks at the socket and the MPM state first. */
     wake = mxhr_stream_step(s, apr_time_now());
     if (wake) {
-        if (arm(h, until(wake)) == APR_SUCCESS) {
+        if (arm(h, wake) == APR_SUCCESS) {
             apr_thread_mutex_unlock(r->invoke_mtx);
             return;
         }
@@ -500,7 +497,7 @@ apr_status_t mxhr_async_suspend(mxhr_stream *s, apr_time_t wake)
     apr_atomic_inc32(&child_streams);
     /* From here a timer may run, but it waits for the suspend hook,
      * which runs after this handler has returned. */
-    rv = arm(h, until(wake));
+    rv = arm(h, wake);
     if (rv != APR_SUCCESS) {
         release(h);
         apr_atomic_dec32(&child_streams);

@@ -84,10 +84,11 @@ static void stream_end(mxhr_stream *s, mxhr_end_reason why)
                   mxhr_end_reason_name(why));
 }
 
-/* Passes what is in the brigade with a FLUSH: 1 when sent, 0 when the
- * client left, -1 when it stopped reading (the write timed out). Either
- * is normal for a stream: TRACE, not ERROR. */
-static int pass_flush(mxhr_stream *s)
+/* Passes what is in the brigade with a FLUSH: MXHR_END_NONE when sent,
+ * else why the stream must end: the client left, or it stopped reading
+ * (the write timed out). Either is normal for a stream: TRACE, not
+ * ERROR. */
+static mxhr_end_reason pass_flush(mxhr_stream *s)
 {
     conn_rec *c = s->r->connection;
     apr_status_t rv;
@@ -99,23 +100,23 @@ static int pass_flush(mxhr_stream *s)
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, rv, s->r, MXHR_LOGNO(021)
                       "client gone while sending section %" APR_INT64_T_FMT,
                       s->seq + 1);
-        /* A write that timed out is a client that stopped reading. */
-        return APR_STATUS_IS_TIMEUP(rv) ? -1 : 0;
+        return APR_STATUS_IS_TIMEUP(rv) ? MXHR_END_SLOW : MXHR_END_CLIENT;
     }
-    return 1;
+    return MXHR_END_NONE;
 }
 
 /* The closing delimiter: the last part already sent CRLF "--B". */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
 {
     conn_rec *c = s->r->connection;
+    mxhr_end_reason failed;
 
     if (s->seq > 0) {
         APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_immortal_create(
             MXHR_CLOSE_TAIL, sizeof(MXHR_CLOSE_TAIL) - 1, c->bucket_alloc));
-        int sent = pass_flush(s);
-        if (sent <= 0) {
-            why = sent < 0 ? MXHR_END_SLOW : MXHR_END_CLIENT;
+        failed = pass_flush(s);
+        if (failed != MXHR_END_NONE) {
+            why = failed;
         }
     }
     stream_end(s, why);
@@ -128,7 +129,7 @@ static void send_section(mxhr_stream *s, apr_time_t now)
     char body[MXHR_BODY_MAX], part[MXHR_PART_MAX];
     apr_size_t body_len, len = 0;
     mxhr_counters *k;
-    int sent;
+    mxhr_end_reason failed;
 
     if (s->source->produce(s, now, body, sizeof(body), &body_len)
         == APR_SUCCESS) {
@@ -148,9 +149,9 @@ static void send_section(mxhr_stream *s, apr_time_t now)
      * aside) copy it first. */
     APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
         part, len, c->bucket_alloc));
-    sent = pass_flush(s);
-    if (sent <= 0) {
-        stream_end(s, sent < 0 ? MXHR_END_SLOW : MXHR_END_CLIENT);
+    failed = pass_flush(s);
+    if (failed != MXHR_END_NONE) {
+        stream_end(s, failed);
         return;
     }
     s->seq++;
