@@ -4,8 +4,9 @@
  * pushes a multipart section every interval (multipart/x-mixed-replace
  * or multipart/mixed). This file holds the module struct, the hooks and
  * the handler's gatekeeping; see mxhr_config.c (directives),
- * mxhr_frame.c (wire format), mxhr_stream.c (the loop) and
- * mxhr_shared.c (counters across children).
+ * mxhr_frame.c (wire format), mxhr_stream.c (the loop),
+ * mxhr_engine.c (the event MPM's push engine) and mxhr_shared.c
+ * (counters across children).
  */
 
 #include "apr_strings.h"
@@ -19,8 +20,8 @@
 #include "ap_mpm.h"
 #include "mod_status.h"
 
-#include "mxhr_async.h"
 #include "mxhr_config.h"
+#include "mxhr_engine.h"
 #include "mxhr_frame.h"
 #include "mxhr_shared.h"
 #include "mxhr_stream.h"
@@ -46,13 +47,25 @@ static void warn_raised_once(request_rec *r, const mxhr_dir_conf *dc,
     }
 }
 
+/* A 503 that tells the client when to come back. */
+static int refuse(request_rec *r, const mxhr_settings *set)
+{
+    apr_time_t secs = apr_time_sec(set->interval + APR_USEC_PER_SEC - 1);
+
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                secs > 0 ? secs : 1));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
 static int mxhr_handler(request_rec *r)
 {
     const mxhr_dir_conf *dc;
     const mxhr_srv_conf *sc;
     mxhr_settings set;
     const char *boundary, *media;
-    int mixed, rv;
+    int mixed, rv, engine;
+    apr_uint32_t held;
     mxhr_stream *s;
     mxhr_counters *k;
 
@@ -78,6 +91,15 @@ static int mxhr_handler(request_rec *r)
         warn_raised_once(r, dc, sc, &set);
     }
 
+    /* A child that is stopping would end the stream before its first
+     * section: send the client to the next generation instead. */
+    if (mxhr_mpm_stopping()) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(014)
+                      "this child is stopping (graceful restart or stop); "
+                      "refusing the stream with 503");
+        return refuse(r, &set);
+    }
+
     if (set.format == MXHR_FORMAT_AUTO) {
         /* Caches must key on Accept, since it picks the framing. */
         apr_table_mergen(r->headers_out, "Vary", "Accept");
@@ -98,18 +120,25 @@ static int mxhr_handler(request_rec *r)
         }
     }
 
+    engine = mxhr_engine_possible(r, sc);
+    if (engine && (held = mxhr_engine_full(r)) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(015)
+                      "this child holds %u streams, its share of the event "
+                      "MPM's connections (see MXHR031); refusing the stream "
+                      "with 503", held);
+        return refuse(r, &set);
+    }
+
+    /* A stream on the engine outlives its request (MxhrKeepRequest off):
+     * its place is held by the connection, which ends with it. */
     if (!r->header_only
         && !mxhr_shared_admit(r->server, sc->max_streams > 0
-                              ? sc->max_streams : 0, r->pool)) {
-        apr_time_t secs = apr_time_sec(set.interval + APR_USEC_PER_SEC - 1);
-
+                              ? sc->max_streams : 0,
+                              engine ? r->connection->pool : r->pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(012)
                       "MxhrMaxStreams (%d) reached for this virtual host; "
                       "refusing the stream with 503", sc->max_streams);
-        apr_table_setn(r->err_headers_out, "Retry-After",
-                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                    secs > 0 ? secs : 1));
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, &set);
     }
 
     ap_set_content_type(r, apr_psprintf(r->pool, "%s; boundary=\"%s\"",
@@ -126,15 +155,28 @@ static int mxhr_handler(request_rec *r)
         return OK;
     }
 
-    s = mxhr_stream_create(r, &set, boundary, &mxhr_clock_source, NULL);
-    s->async = mxhr_async_possible(r, sc);
+    s = mxhr_stream_create(r, engine ? r->connection->pool : r->pool, &set,
+                           boundary, &mxhr_clock_source, NULL);
+    s->async = engine;
+    if (engine) {
+        /* httpd 2.4 cannot take a connection back from the engine, so
+         * it closes when the stream ends: say so, and a pipelined
+         * request behind it is not left waiting. The engine writes
+         * below the request's filters, so on HTTP/1.1 the chunk framing
+         * is ours (httpd adds none when the header is already set). */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        if (r->proto_num >= HTTP_VERSION(1, 1)) {
+            apr_table_setn(r->headers_out, "Transfer-Encoding", "chunked");
+            s->chunked = 1;
+        }
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
                   "stream started: %s, every %" APR_TIME_T_FMT "ms, "
                   "max %" APR_INT64_T_FMT " sections, max %" APR_TIME_T_FMT
                   "ms (0: none), source %s, %s", media,
                   apr_time_as_msec(set.interval), set.max_sections,
                   apr_time_as_msec(set.max_duration), s->source->name,
-                  s->async ? "suspending between sections" : "blocking");
+                  s->async ? "on the push engine" : "blocking");
     if (s->async) {
         /* The first section goes out on this thread, at once. */
         apr_time_t wake = mxhr_stream_step(s, apr_time_now());
@@ -142,7 +184,7 @@ static int mxhr_handler(request_rec *r)
         if (!wake) {
             return OK;
         }
-        if (mxhr_async_suspend(s, wake) == APR_SUCCESS) {
+        if (mxhr_engine_adopt(s, wake) == APR_SUCCESS) {
             return SUSPENDED;
         }
         s->async = 0;
@@ -165,13 +207,13 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (mxhr_shared_init(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    mxhr_async_post_config(s);
+    mxhr_engine_post_config(s);
     return OK;
 }
 
 static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    mxhr_async_child_init(pchild, s);
+    mxhr_engine_child_init(pchild, s);
 }
 
 static int mxhr_status_hook(request_rec *r, int flags)
@@ -235,7 +277,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    mxhr_async_register_hooks(p);
+    mxhr_engine_register_hooks(p);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

@@ -1,6 +1,9 @@
 /* mod_mxhr: directives, create/merge, and the effective settings. */
 
+#include <errno.h>
+
 #include "apr_strings.h"
+#include "apr_lib.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -29,6 +32,7 @@ void *mxhr_create_dir_conf(apr_pool_t *p, char *dir)
     dc->max_sections = MXHR_UNSET;
     dc->max_duration = MXHR_UNSET;
     dc->format = MXHR_UNSET;
+    dc->keep_request = MXHR_UNSET;
     return dc;
 }
 
@@ -59,6 +63,8 @@ void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->max_duration = add->max_duration != MXHR_UNSET ? add->max_duration
                                                        : base->max_duration;
     dc->format = add->format != MXHR_UNSET ? add->format : base->format;
+    dc->keep_request = add->keep_request != MXHR_UNSET ? add->keep_request
+                                                       : base->keep_request;
     return dc;
 }
 
@@ -70,6 +76,7 @@ void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->min_interval = MXHR_UNSET;
     sc->max_duration_limit = MXHR_UNSET;
     sc->async = MXHR_UNSET;
+    sc->send_buffer = MXHR_UNSET;
     sc->slot = MXHR_UNSET;
     return sc;
 }
@@ -87,6 +94,8 @@ void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                              ? add->max_duration_limit
                              : base->max_duration_limit;
     sc->async = add->async != MXHR_UNSET ? add->async : base->async;
+    sc->send_buffer = add->send_buffer != MXHR_UNSET ? add->send_buffer
+                                                     : base->send_buffer;
     /* Each virtual host counts its own streams. */
     sc->slot = MXHR_UNSET;
     return sc;
@@ -127,6 +136,8 @@ void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
         out->max_duration = ceiling;
     }
     out->format = dc->format != MXHR_UNSET ? dc->format : MXHR_FORMAT_AUTO;
+    out->keep_request = dc->keep_request != MXHR_UNSET ? dc->keep_request
+                                                       : 0;
 }
 
 static const char *bad_value(cmd_parms *cmd, const char *arg,
@@ -322,6 +333,64 @@ static const char *set_async(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_keep_request(cmd_parms *cmd, void *dconf, int flag)
+{
+    mxhr_dir_conf *dc = dconf;
+
+    dc->keep_request = flag;
+    return NULL;
+}
+
+/* "65536", "64k", "1m": bytes, KiB, MiB. */
+static const char *parse_size(const char *arg, apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t v, unit = 1;
+
+    if (!apr_isdigit(*arg)) {
+        return "is not a size";
+    }
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno == ERANGE || v > MXHR_SEND_BUFFER_MAX) {
+        return "is too large";
+    }
+    if (*end == 'k' || *end == 'K') {
+        unit = 1024;
+        end++;
+    }
+    else if (*end == 'm' || *end == 'M') {
+        unit = 1024 * 1024;
+        end++;
+    }
+    if (*end) {
+        return "is not a size";
+    }
+    *out = v * unit;
+    return NULL;
+}
+
+static const char *set_send_buffer(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    apr_int64_t v;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = parse_size(arg, &v);
+    if (!why && (v < MXHR_SEND_BUFFER_MIN || v > MXHR_SEND_BUFFER_MAX)) {
+        why = "is out of range";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, "use a size from 1k to 64m, e.g. "
+                         "65536, 64k or 1m (the default is 64k)");
+    }
+    srv_conf(cmd)->send_buffer = v;
+    return NULL;
+}
+
 const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrBoundary", set_boundary, NULL, OR_FILEINFO,
                   "Multipart boundary (RFC 2046); unset: random per "
@@ -349,5 +418,11 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_FLAG("MxhrAsync", set_async, NULL, RSRC_CONF,
                  "On the event MPM, hold no thread between sections "
                  "(default On)"),
+    AP_INIT_TAKE1("MxhrSendBuffer", set_send_buffer, NULL, RSRC_CONF,
+                  "What a stream's client may leave unread before it is "
+                  "dropped, e.g. 64k (default 64k)"),
+    AP_INIT_FLAG("MxhrKeepRequest", set_keep_request, NULL, ACCESS_CONF,
+                 "On the event MPM, keep each stream's request until it "
+                 "ends, for a classic access log line (default Off)"),
     {NULL}
 };

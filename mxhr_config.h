@@ -23,6 +23,10 @@ typedef enum {
 #define MXHR_DEFAULT_CONTENT_TYPE  "text/plain; charset=utf-8"
 #define MXHR_DEFAULT_TIME_FORMAT   "%H:%M:%S.%L"
 #define MXHR_DEFAULT_MIN_INTERVAL  apr_time_from_msec(100)
+/* What a stream's client may leave unread before it is dropped. */
+#define MXHR_DEFAULT_SEND_BUFFER   (64 * 1024)
+#define MXHR_SEND_BUFFER_MIN       1024
+#define MXHR_SEND_BUFFER_MAX       (64 * 1024 * 1024)
 
 typedef struct {
     const char *dir;                 /* where it was set, for the log */
@@ -34,6 +38,7 @@ typedef struct {
     apr_int64_t max_sections;        /* 0: no limit */
     apr_interval_time_t max_duration; /* 0: no limit */
     int format;                      /* mxhr_format */
+    int keep_request;                /* MxhrKeepRequest */
 } mxhr_dir_conf;
 
 typedef struct {
@@ -41,6 +46,7 @@ typedef struct {
     apr_interval_time_t min_interval;
     apr_interval_time_t max_duration_limit; /* 0: none */
     int async;                       /* suspend between sections */
+    apr_int64_t send_buffer;         /* MxhrSendBuffer, bytes */
     int slot;                        /* shared counters index (post_config) */
 } mxhr_srv_conf;
 
@@ -57,6 +63,7 @@ typedef struct {
     apr_int64_t max_sections;
     apr_interval_time_t max_duration;
     int format;
+    int keep_request;                /* log at the end, keep the request */
 } mxhr_settings;
 
 extern const command_rec mxhr_cmds[];

@@ -8,9 +8,11 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "util_filter.h"
 #include "ap_mpm.h"
 
+#include "mxhr_engine.h"
 #include "mxhr_stream.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -46,19 +48,31 @@ static apr_status_t clock_produce(mxhr_stream *s, apr_time_t now,
 
 const mxhr_source mxhr_clock_source = { "clock", clock_produce };
 
-mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
+mxhr_stream *mxhr_stream_create(request_rec *r, apr_pool_t *pool,
+                                const mxhr_settings *set,
                                 const char *boundary,
                                 const mxhr_source *source, void *ctx)
 {
     conn_rec *c = r->connection;
-    mxhr_stream *s = apr_pcalloc(r->pool, sizeof(*s));
+    mxhr_stream *s = apr_pcalloc(pool, sizeof(*s));
 
     s->r = r;
+    s->c = c;
+    s->pool = pool;
     s->set = *set;
     s->boundary = boundary;
+    if (pool != r->pool) {
+        /* Values from .htaccess and the random boundary live in r->pool,
+         * which a detached stream outlives. */
+        s->set.content_type = apr_pstrdup(pool, set->content_type);
+        s->set.time_format = apr_pstrdup(pool, set->time_format);
+        s->set.boundary = NULL;
+        s->boundary = apr_pstrdup(pool, boundary);
+    }
+    s->what = apr_pstrcat(pool, r->method, " ", r->unparsed_uri, NULL);
     s->source = source;
     s->source_ctx = ctx;
-    s->bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    s->bb = apr_brigade_create(pool, c->bucket_alloc);
     /* An HTTP/2 stream shares its socket with others: only the master
      * connection may read it. */
     s->csd = c->master ? NULL : ap_get_conn_socket(c);
@@ -69,7 +83,18 @@ mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
     return s;
 }
 
-static void stream_end(mxhr_stream *s, mxhr_end_reason why)
+/* Logs against the request while there is one, else the connection. */
+#define STREAM_LOG(s, level, rv, ...)                                  \
+    do {                                                               \
+        if ((s)->r) {                                                  \
+            ap_log_rerror(APLOG_MARK, level, rv, (s)->r, __VA_ARGS__); \
+        }                                                              \
+        else {                                                         \
+            ap_log_cerror(APLOG_MARK, level, rv, (s)->c, __VA_ARGS__); \
+        }                                                              \
+    } while (0)
+
+void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why)
 {
     mxhr_counters *k = mxhr_shared_counters();
 
@@ -77,81 +102,155 @@ static void stream_end(mxhr_stream *s, mxhr_end_reason why)
     if (k) {
         apr_atomic_inc64(&k->ended[why]);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, MXHR_LOGNO(020)
-                  "stream ended after %" APR_INT64_T_FMT " sections, %"
-                  APR_TIME_T_FMT " ms: %s", s->seq,
+    if (s->r) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, MXHR_LOGNO(020)
+                      "stream ended after %" APR_INT64_T_FMT " sections, %"
+                      APR_TIME_T_FMT " ms: %s", s->seq,
+                      apr_time_as_msec(apr_time_now() - s->start),
+                      mxhr_end_reason_name(why));
+    }
+    else {
+        mxhr_stream_log_end(s);
+    }
+}
+
+void mxhr_stream_log_end(mxhr_stream *s)
+{
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, s->c, MXHR_LOGNO(024)
+                  "stream end: \"%s\" %" APR_INT64_T_FMT " sections, %"
+                  APR_OFF_T_FMT " bytes, %" APR_TIME_T_FMT " ms: %s",
+                  s->what, s->seq, s->bytes,
                   apr_time_as_msec(apr_time_now() - s->start),
-                  mxhr_end_reason_name(why));
+                  mxhr_end_reason_name(s->ended));
 }
 
 /* Passes what is in the brigade with a FLUSH: MXHR_END_NONE when sent,
  * else why the stream must end: the client left, or it stopped reading
  * (the write timed out). Either is normal for a stream: TRACE, not
  * ERROR. */
-static mxhr_end_reason pass_flush(mxhr_stream *s)
+static mxhr_end_reason pass_flush(mxhr_stream *s, ap_filter_t *to)
 {
-    conn_rec *c = s->r->connection;
+    conn_rec *c = s->c;
     apr_status_t rv;
 
     APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_flush_create(c->bucket_alloc));
-    rv = ap_pass_brigade(s->r->output_filters, s->bb);
+    rv = ap_pass_brigade(to, s->bb);
     apr_brigade_cleanup(s->bb);
     if (rv != APR_SUCCESS || c->aborted) {
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, rv, s->r, MXHR_LOGNO(021)
-                      "client gone while sending section %" APR_INT64_T_FMT,
-                      s->seq + 1);
+        STREAM_LOG(s, APLOG_TRACE1, rv, MXHR_LOGNO(021) "client gone while "
+                   "sending section %" APR_INT64_T_FMT, s->seq + 1);
         return APR_STATUS_IS_TIMEUP(rv) ? MXHR_END_SLOW : MXHR_END_CLIENT;
     }
     return MXHR_END_NONE;
 }
 
+/* Room before a part for its chunk-size line, and after it for the
+ * CRLF that ends the chunk. */
+#define CHUNK_HEAD 16
+#define CHUNK_TAIL 2
+
+/* Sends len body bytes, which start at buf + CHUNK_HEAD with
+ * CHUNK_TAIL bytes of room after them; with_last adds the last chunk
+ * that ends a chunked body. */
+static mxhr_end_reason stream_write(mxhr_stream *s, char *buf,
+                                    apr_size_t len, int with_last)
+{
+    static const char last[] = "0\r\n\r\n";
+    char *data = buf + CHUNK_HEAD;
+    apr_size_t n = len;
+    mxhr_end_reason failed;
+
+    if (s->chunked) {
+        /* The chunk framing is ours (mod_mxhr sets Transfer-Encoding
+         * itself, so httpd adds no CHUNK filter): the engine writes to
+         * the connection, below the request's filters. */
+        char head[CHUNK_HEAD];
+        int h = apr_snprintf(head, sizeof(head), "%" APR_UINT64_T_HEX_FMT
+                             "\r\n", (apr_uint64_t)len);
+
+        data -= h;
+        memcpy(data, head, h);
+        memcpy(data + h + len, "\r\n", 2);
+        n = h + len + 2;
+    }
+    if (s->engine) {
+        failed = mxhr_engine_write(s, data, n);
+        if (failed == MXHR_END_NONE && with_last && s->chunked) {
+            failed = mxhr_engine_write(s, last, sizeof(last) - 1);
+        }
+    }
+    else {
+        /* Transient: filters that keep the data past this call (set it
+         * aside) copy it first. */
+        APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
+            data, n, s->c->bucket_alloc));
+        if (with_last && s->chunked) {
+            APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_immortal_create(
+                last, sizeof(last) - 1, s->c->bucket_alloc));
+        }
+        failed = pass_flush(s, s->chunked ? s->c->output_filters
+                                          : s->r->output_filters);
+    }
+    if (failed == MXHR_END_NONE) {
+        s->bytes += len;
+        if (s->r && (s->engine || s->chunked)) {
+            /* The request's filters, which count it, were bypassed. */
+            s->r->bytes_sent += len;
+        }
+    }
+    return failed;
+}
+
 /* The closing delimiter: the last part already sent CRLF "--B". */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
 {
-    conn_rec *c = s->r->connection;
+    char buf[CHUNK_HEAD + sizeof(MXHR_CLOSE_TAIL) + CHUNK_TAIL];
     mxhr_end_reason failed;
 
     if (s->seq > 0) {
-        APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_immortal_create(
-            MXHR_CLOSE_TAIL, sizeof(MXHR_CLOSE_TAIL) - 1, c->bucket_alloc));
-        failed = pass_flush(s);
+        memcpy(buf + CHUNK_HEAD, MXHR_CLOSE_TAIL, sizeof(MXHR_CLOSE_TAIL) - 1);
+        failed = stream_write(s, buf, sizeof(MXHR_CLOSE_TAIL) - 1, 1);
         if (failed != MXHR_END_NONE) {
             why = failed;
         }
     }
-    stream_end(s, why);
+    mxhr_stream_end(s, why);
 }
 
 static void send_section(mxhr_stream *s, apr_time_t now)
 {
-    conn_rec *c = s->r->connection;
     /* On this thread's stack: a stream keeps no memory per section. */
-    char body[MXHR_BODY_MAX], part[MXHR_PART_MAX];
+    char body[MXHR_BODY_MAX], buf[CHUNK_HEAD + MXHR_PART_MAX + CHUNK_TAIL];
     apr_size_t body_len, len = 0;
     mxhr_counters *k;
     mxhr_end_reason failed;
 
     if (s->source->produce(s, now, body, sizeof(body), &body_len)
         == APR_SUCCESS) {
-        len = mxhr_part(part, sizeof(part), s->boundary, s->seq == 0,
-                        s->set.content_type, s->seq + 1, body, body_len);
+        len = mxhr_part(buf + CHUNK_HEAD, MXHR_PART_MAX, s->boundary,
+                        s->seq == 0, s->set.content_type, s->seq + 1, body,
+                        body_len);
     }
     if (len == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, MXHR_LOGNO(022)
-                      "source '%s' could not produce section %"
-                      APR_INT64_T_FMT " (does MxhrTimeFormat expand to "
-                      "more than 511 bytes?); ending the stream",
-                      s->source->name, s->seq + 1);
+        STREAM_LOG(s, APLOG_ERR, 0, MXHR_LOGNO(022) "source '%s' could not "
+                   "produce section %" APR_INT64_T_FMT " (does "
+                   "MxhrTimeFormat expand to more than 511 bytes?); ending "
+                   "the stream", s->source->name, s->seq + 1);
         mxhr_stream_close(s, MXHR_END_ERROR);
         return;
     }
-    /* Transient: filters that keep the data past this call (set it
-     * aside) copy it first. */
-    APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
-        part, len, c->bucket_alloc));
-    failed = pass_flush(s);
+    if (s->chunked && s->seq == 0 && s->r) {
+        /* The response's headers still go through the request's
+         * filters, which write them when a brigade first reaches them. */
+        failed = pass_flush(s, s->r->output_filters);
+        if (failed != MXHR_END_NONE) {
+            mxhr_stream_end(s, failed);
+            return;
+        }
+    }
+    failed = stream_write(s, buf, len, 0);
     if (failed != MXHR_END_NONE) {
-        stream_end(s, failed);
+        mxhr_stream_end(s, failed);
         return;
     }
     s->seq++;
@@ -165,14 +264,18 @@ static int client_gone(mxhr_stream *s)
 {
     int eof = 0;
 
-    if (s->r->connection->aborted) {
+    if (s->c->aborted) {
         return 1;
+    }
+    /* The engine's pollset tells it of a hang-up at once. */
+    if (s->eof_watched) {
+        return 0;
     }
     /* Nobody reads a streaming connection: ask the socket whether the
      * peer has closed, so that the worker is freed without waiting for
      * a write to fail. */
     if (s->csd && apr_socket_atreadeof(s->csd, &eof) == APR_SUCCESS && eof) {
-        s->r->connection->aborted = 1;
+        s->c->aborted = 1;
         return 1;
     }
     return 0;
@@ -194,7 +297,7 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
         return 0;
     }
     if (client_gone(s)) {
-        stream_end(s, MXHR_END_CLIENT);
+        mxhr_stream_end(s, MXHR_END_CLIENT);
         return 0;
     }
     if (mxhr_mpm_stopping()) {
@@ -224,8 +327,9 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
     if (s->end_at && s->end_at < wake) {
         wake = s->end_at;
     }
-    /* A suspended stream is looked at by nobody between its timers. */
-    if (s->async && wake - now > MXHR_CHECK_EVERY) {
+    /* Without the engine's pollset, nobody looks at a suspended stream
+     * between its steps. */
+    if (s->async && !s->eof_watched && wake - now > MXHR_CHECK_EVERY) {
         wake = now + MXHR_CHECK_EVERY;
     }
     return wake;
@@ -245,5 +349,23 @@ void mxhr_stream_run_blocking(mxhr_stream *s)
         /* Between slices step() only checks the client and the MPM; it
          * sends when the deadline has come. */
         wake = mxhr_stream_step(s, now);
+    }
+}
+
+void mxhr_stream_detach(mxhr_stream *s)
+{
+    request_rec *r = s->r;
+    conn_rec *c = s->c;
+
+    /* The stream and its strings live in c->pool already. */
+    s->r = NULL;
+    /* EOS, then EOR: the access log line is written with what was sent
+     * so far, and r->pool goes back to the connection's allocator. */
+    ap_finalize_request_protocol(r);
+    ap_process_request_after_handler(r);
+    /* The MPM's accounting of this connection reads its state when the
+     * connection's pool goes: it is still a suspended one. */
+    if (c->cs) {
+        c->cs->state = CONN_STATE_SUSPENDED;
     }
 }

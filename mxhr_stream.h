@@ -24,7 +24,10 @@ extern const mxhr_source mxhr_clock_source;
 /* Everything the loop needs lives here, so that a timer callback can
  * drive the same stream one step at a time. */
 struct mxhr_stream {
-    request_rec *r;
+    request_rec *r;             /* NULL once detached from its request */
+    conn_rec *c;
+    apr_pool_t *pool;           /* r->pool, or c->pool on the engine */
+    const char *what;           /* "GET /uri" for log lines */
     mxhr_settings set;
     const char *boundary;
     const mxhr_source *source;
@@ -35,15 +38,31 @@ struct mxhr_stream {
     apr_time_t next_due;        /* start + k * interval */
     apr_time_t end_at;          /* 0: no duration limit */
     apr_int64_t seq;            /* sections sent so far */
+    apr_off_t bytes;            /* body bytes handed to the client */
     mxhr_end_reason ended;
-    /* The event-MPM path (mxhr_async.c) */
-    int async;                  /* driven by timed callbacks */
-    volatile apr_uint32_t suspended; /* the MPM has let go of it */
+    /* The event-MPM path (mxhr_engine.c) */
+    int async;                  /* driven by the engine */
+    int chunked;                /* we write the chunk framing ourselves */
+    int eof_watched;            /* the engine polls for the client's EOF */
+    void *engine;               /* the engine's record of this stream */
 };
 
-mxhr_stream *mxhr_stream_create(request_rec *r, const mxhr_settings *set,
+/* The stream lives in pool: r->pool, or c->pool for a stream that may
+ * outlive its request on the engine (its strings are copied there). */
+mxhr_stream *mxhr_stream_create(request_rec *r, apr_pool_t *pool,
+                                const mxhr_settings *set,
                                 const char *boundary,
                                 const mxhr_source *source, void *ctx);
+
+/* Frees the stream of its request: logs the request now (as a response
+ * of the bytes sent so far) and lets httpd free it. Afterwards s->r is
+ * NULL and the end of the stream is logged by mxhr_stream_log_end().
+ * The caller owns the connection (engine thread). */
+void mxhr_stream_detach(mxhr_stream *s);
+
+/* The line that says how a detached stream really ended (bytes,
+ * duration, why): the access log line was written when it detached. */
+void mxhr_stream_log_end(mxhr_stream *s);
 
 /* Does whatever is due at now: a section, the end by limit, by client,
  * by shutdown. Returns the time it next needs to run (0 once ended). */
@@ -51,6 +70,10 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now);
 
 /* 1 once the MPM says this child is stopping (graceful or not). */
 int mxhr_mpm_stopping(void);
+
+/* Marks the stream ended without writing anything (the client is gone),
+ * counted and logged as why. */
+void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why);
 
 /* Ends the stream now with its closing delimiter, counted as why. */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why);

@@ -1,0 +1,785 @@
+/* mod_mxhr: the push engine (event MPM).
+ *
+ * The handler sends a stream's headers and first section on its worker
+ * thread, hands the stream to this child's engine and returns
+ * SUSPENDED. From then on one thread of our own drives every stream of
+ * the child:
+ *  - a timer heap says which stream is due next; the thread sleeps in
+ *    its pollset until then, or until a socket or a wake-up needs it;
+ *  - writes never block: what the client has not taken yet waits in the
+ *    core output filter and in a per-stream queue, bounded by
+ *    MxhrSendBuffer; a stream over it is dropped as a slow client;
+ *  - the pollset reports a client that hangs up, and writability when
+ *    output is waiting;
+ *  - a graceful stop (child_stopping hook, or the MPM's state) ends
+ *    every stream with its closing delimiter at once.
+ * No MPM worker is involved between sections, so busy workers (e.g.
+ * slow request headers) cannot delay streams, and the MPM's timers and
+ * their listener stalls are not used at all.
+ *
+ * What httpd 2.4 allows here (shared/notes/event-mpm-async.md and
+ * engine-and-channels.md): once suspended, the MPM leaves a connection
+ * alone until its pool is destroyed, so a single other thread may drive
+ * it; 2.4 cannot hand it back, so ending it means finishing the request
+ * and destroying the connection's pool, which closes the socket and
+ * does the MPM's accounting.
+ */
+
+#include <stdlib.h>
+
+#include "apr_strings.h"
+#include "apr_poll.h"
+#include "apr_thread_proc.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+
+#include "mxhr_engine.h"
+#include "mxhr_shared.h"
+
+APLOG_USE_MODULE(mxhr);
+
+extern module AP_MODULE_DECLARE_DATA mxhr_module;
+
+#define MXHR_NONBLOCK_FILTER "MXHR_NONBLOCK"
+
+/* The longest the engine sleeps without looking at the MPM's state. */
+#define ENGINE_IDLE apr_time_from_msec(250)
+/* How long an ended stream may take to drain what it still has queued
+ * (its closing delimiter) before it is cut; shorter when stopping. */
+#define CLOSE_GRACE apr_time_from_sec(1)
+#define CLOSE_GRACE_STOPPING apr_time_from_msec(100)
+/* The worker that suspended a connection still writes to it just after
+ * the suspend_connection hook (event.c: notify_suspend() clears c->sbh,
+ * then marks the connection suspended): the engine takes a stream only
+ * once c->sbh is NULL and this long has passed since the hook. */
+#define SETTLE apr_time_from_msec(5)
+/* Results per poll; more events wait for the next poll. */
+#define POLL_BATCH 1024
+
+typedef enum {
+    E_LIVE,             /* sections due by the heap */
+    E_CLOSING           /* ended; draining its last bytes */
+} entry_state;
+
+typedef struct mxhr_entry mxhr_entry;
+struct mxhr_entry {
+    mxhr_stream *s;
+    conn_rec *c;
+    entry_state state;
+    apr_pollfd_t pfd;
+    apr_int16_t polled;         /* events registered now, 0: none */
+    int want_in;                /* watch for the client's EOF */
+    apr_size_t hidx;            /* 1-based place in the heap, 0: none */
+    apr_time_t due;
+    apr_bucket_brigade *q;      /* waits until the filters are empty */
+    apr_size_t queued;          /* bytes in q */
+    apr_size_t handed;          /* last batch given to the filters */
+    apr_size_t limit;           /* MxhrSendBuffer */
+    int keep_request;           /* MxhrKeepRequest */
+    apr_time_t handed_at;       /* when the suspend hook ran */
+    mxhr_entry *prev, *next;    /* the incoming list, then all streams */
+};
+
+typedef struct {
+    apr_pool_t *pool;           /* the child's */
+    apr_thread_mutex_t *mutex;  /* guards incoming */
+    mxhr_entry *incoming;       /* handed over, not yet taken */
+    int settling;               /* engine thread: some were not ready */
+    apr_pollset_t *pollset;
+    apr_pollset_t *wakeable;    /* the pollset, once it may be woken */
+    apr_thread_t *thread;
+    volatile apr_uint32_t state;    /* 0 none, 1 running, 2 failed */
+    volatile int stop;          /* the child is exiting */
+    volatile int stopping;      /* child_stopping: end the streams */
+    /* Engine thread only: */
+    mxhr_entry *all;
+    mxhr_entry **heap;
+    apr_size_t heap_n, heap_size;
+} mxhr_engine;
+
+static mxhr_engine engine;
+static volatile apr_uint32_t child_streams;  /* adopted, this child */
+static double worker_factor = 2.0;           /* AsyncRequestWorkerFactor */
+static volatile apr_uint32_t cap_warned;
+
+/* ---- The timer heap (engine thread only) ---------------------------- */
+
+static void heap_set(apr_size_t i, mxhr_entry *e)
+{
+    engine.heap[i] = e;
+    e->hidx = i + 1;
+}
+
+static void heap_up(apr_size_t i)
+{
+    mxhr_entry *e = engine.heap[i];
+
+    while (i > 0) {
+        apr_size_t parent = (i - 1) / 2;
+
+        if (engine.heap[parent]->due <= e->due) {
+            break;
+        }
+        heap_set(i, engine.heap[parent]);
+        i = parent;
+    }
+    heap_set(i, e);
+}
+
+static void heap_down(apr_size_t i)
+{
+    mxhr_entry *e = engine.heap[i];
+
+    for (;;) {
+        apr_size_t child = 2 * i + 1;
+
+        if (child >= engine.heap_n) {
+            break;
+        }
+        if (child + 1 < engine.heap_n
+            && engine.heap[child + 1]->due < engine.heap[child]->due) {
+            child++;
+        }
+        if (e->due <= engine.heap[child]->due) {
+            break;
+        }
+        heap_set(i, engine.heap[child]);
+        i = child;
+    }
+    heap_set(i, e);
+}
+
+static void heap_remove(mxhr_entry *e)
+{
+    apr_size_t i = e->hidx - 1;
+    mxhr_entry *last;
+
+    if (!e->hidx) {
+        return;
+    }
+    e->hidx = 0;
+    last = engine.heap[--engine.heap_n];
+    if (last != e) {
+        heap_set(i, last);
+        heap_up(i);
+        heap_down(last->hidx - 1);
+    }
+}
+
+/* Schedules e at due; 0 on success, -1 when memory runs out. */
+static int heap_put(mxhr_entry *e, apr_time_t due)
+{
+    heap_remove(e);
+    if (engine.heap_n == engine.heap_size) {
+        apr_size_t size = engine.heap_size ? 2 * engine.heap_size : 1024;
+        mxhr_entry **h = realloc(engine.heap, size * sizeof(*h));
+
+        if (!h) {
+            return -1;
+        }
+        engine.heap = h;
+        engine.heap_size = size;
+    }
+    e->due = due;
+    heap_set(engine.heap_n++, e);
+    heap_up(engine.heap_n - 1);
+    return 0;
+}
+
+/* ---- Output ---------------------------------------------------------- */
+
+/* Asks the core output filter to write what it has set aside, without
+ * blocking, as the event MPM does for connections in write completion.
+ * It leaves c->data_in_output_filters set while anything remains. */
+static apr_status_t core_kick(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    while (f->next) {
+        f = f->next;
+    }
+    return f->frec->filter_func.out_func(f, NULL);
+}
+
+/* Sits just above the core output filter of a connection the engine
+ * owns. A FLUSH would make the core filter wait for the client (with
+ * the socket's timeout): drop it, and have the core filter write what
+ * it can now instead. mod_ssl's filters above still see the FLUSH, so
+ * TLS records are not held back. */
+static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    apr_bucket *b, *next;
+    apr_status_t rv;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_FLUSH(b)) {
+            apr_bucket_delete(b);
+        }
+    }
+    rv = ap_pass_brigade(f->next, bb);
+    if (rv == APR_SUCCESS && f->c->data_in_output_filters) {
+        rv = core_kick(f->c);
+    }
+    return rv;
+}
+
+/* Registers the events e needs now. */
+static void watch(mxhr_entry *e)
+{
+    apr_int16_t want = 0;
+
+    if (e->want_in) {
+        want |= APR_POLLIN;
+    }
+    if (e->c->data_in_output_filters || e->queued) {
+        want |= APR_POLLOUT;
+    }
+    if (want == e->polled) {
+        return;
+    }
+    if (e->polled) {
+        apr_pollset_remove(engine.pollset, &e->pfd);
+    }
+    e->polled = 0;
+    e->s->eof_watched = 0;
+    if (want) {
+        e->pfd.reqevents = want;
+        if (apr_pollset_add(engine.pollset, &e->pfd) == APR_SUCCESS) {
+            e->polled = want;
+            e->s->eof_watched = (want & APR_POLLIN) != 0;
+        }
+    }
+}
+
+/* Writes what the socket takes now: first what the core filter holds,
+ * then, once it is empty, the queue. */
+static mxhr_end_reason entry_flush(mxhr_entry *e)
+{
+    conn_rec *c = e->c;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (c->data_in_output_filters) {
+        rv = core_kick(c);
+    }
+    if (rv == APR_SUCCESS && !c->aborted && !c->data_in_output_filters
+        && e->queued) {
+        e->handed = e->queued;
+        e->queued = 0;
+        /* The FLUSH gets TLS records out of mod_ssl's coalescing; the
+         * nonblock filter drops it before the core filter. */
+        APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_flush_create(
+            c->bucket_alloc));
+        rv = ap_pass_brigade(c->output_filters, e->q);
+        apr_brigade_cleanup(e->q);
+    }
+    if (rv != APR_SUCCESS || c->aborted) {
+        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c, MXHR_LOGNO(041)
+                      "client gone while writing");
+        c->aborted = 1;
+        return MXHR_END_CLIENT;
+    }
+    watch(e);
+    return MXHR_END_NONE;
+}
+
+mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
+                                  apr_size_t len)
+{
+    mxhr_entry *e = s->engine;
+    conn_rec *c = e->c;
+    apr_size_t pending;
+
+    if (c->aborted) {
+        return MXHR_END_CLIENT;
+    }
+    /* What the filters still hold is at most the last batch. */
+    pending = e->queued + (c->data_in_output_filters ? e->handed : 0);
+    /* One part always goes when nothing waits, however large. */
+    if (pending > 0 && pending + len > e->limit) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, MXHR_LOGNO(042)
+                      "\"%s\": %" APR_SIZE_T_FMT " bytes not taken yet, "
+                      "%" APR_SIZE_T_FMT " more would exceed MxhrSendBuffer "
+                      "(%" APR_SIZE_T_FMT "): the client is not reading; "
+                      "dropping it", s->what, pending, len, e->limit);
+        c->aborted = 1;
+        return MXHR_END_SLOW;
+    }
+    APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_heap_create(data, len, NULL,
+                                                         c->bucket_alloc));
+    e->queued += len;
+    return entry_flush(e);
+}
+
+/* ---- Streams coming and going ---------------------------------------- */
+
+static void list_remove(mxhr_entry *e)
+{
+    if (e->prev) {
+        e->prev->next = e->next;
+    }
+    else {
+        engine.all = e->next;
+    }
+    if (e->next) {
+        e->next->prev = e->prev;
+    }
+    e->prev = e->next = NULL;
+}
+
+/* The end of a stream's connection: 2.4 cannot give a suspended
+ * connection back to the MPM, so the request is finished as any other
+ * (EOS, then EOR, which logs it and frees r->pool), our side closed, and
+ * the connection's pool destroyed, whose cleanups close the socket and
+ * do the MPM's accounting. */
+static void entry_finish(mxhr_entry *e)
+{
+    mxhr_stream *s = e->s;
+    conn_rec *c = e->c;
+
+    if (e->polled) {
+        apr_pollset_remove(engine.pollset, &e->pfd);
+        e->polled = 0;
+    }
+    heap_remove(e);
+    list_remove(e);
+    apr_atomic_dec32(&child_streams);
+    if (s->r) {
+        request_rec *r = s->r;
+
+        s->r = NULL;
+        ap_finalize_request_protocol(r);
+        ap_process_request_after_handler(r);
+    }
+    ap_start_lingering_close(c);
+    /* Counted as suspended by the MPM until now. */
+    if (c->cs) {
+        c->cs->state = CONN_STATE_SUSPENDED;
+    }
+    apr_pool_destroy(c->pool);
+    free(e);
+}
+
+/* The stream has ended (s->ended says why): let its last bytes drain,
+ * within a bound, then finish it. */
+static void entry_ended(mxhr_entry *e, apr_time_t now)
+{
+    conn_rec *c = e->c;
+
+    if (!c->aborted && (c->data_in_output_filters || e->queued)) {
+        e->state = E_CLOSING;
+        e->want_in = 0;
+        watch(e);
+        if (heap_put(e, now + (engine.stopping ? CLOSE_GRACE_STOPPING
+                                               : CLOSE_GRACE)) == 0) {
+            return;
+        }
+    }
+    entry_finish(e);
+}
+
+/* Does what is due for e (its section, its limits). */
+static void entry_step(mxhr_entry *e, apr_time_t now)
+{
+    apr_time_t wake;
+
+    if (e->state == E_CLOSING) {
+        /* Did not drain in time: cut it. */
+        e->c->aborted = 1;
+        entry_finish(e);
+        return;
+    }
+    wake = mxhr_stream_step(e->s, now);
+    if (wake && heap_put(e, wake) == 0) {
+        return;
+    }
+    if (wake) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, e->c,
+                      MXHR_LOGNO(043) "cannot schedule \"%s\"; ending it",
+                      e->s->what);
+        mxhr_stream_close(e->s, MXHR_END_ERROR);
+    }
+    entry_ended(e, now);
+}
+
+/* The client hung up, or sent something (a pipelined request): only
+ * the first ends the stream. */
+static void entry_readable(mxhr_entry *e, apr_time_t now)
+{
+    int eof = 0;
+
+    if (e->s->csd && apr_socket_atreadeof(e->s->csd, &eof) == APR_SUCCESS
+        && !eof) {
+        /* Data to read: stop polling for it (it would fire again and
+         * again); the stream checks for EOF at each step instead. */
+        e->want_in = 0;
+        watch(e);
+        return;
+    }
+    e->c->aborted = 1;
+    if (e->state == E_LIVE) {
+        mxhr_stream_end(e->s, MXHR_END_CLIENT);
+    }
+    entry_finish(e);
+}
+
+static void entry_writable(mxhr_entry *e, apr_time_t now)
+{
+    if (entry_flush(e) != MXHR_END_NONE) {
+        if (e->state == E_LIVE) {
+            mxhr_stream_end(e->s, MXHR_END_CLIENT);
+        }
+        entry_finish(e);
+        return;
+    }
+    if (e->state == E_CLOSING && !e->c->data_in_output_filters
+        && !e->queued) {
+        entry_finish(e);
+    }
+}
+
+/* Takes the streams whose connections the MPM has let go of, and has
+ * stopped touching (see SETTLE). */
+static void take_incoming(apr_time_t now)
+{
+    mxhr_entry *e, *next, *later = NULL;
+
+    apr_thread_mutex_lock(engine.mutex);
+    e = engine.incoming;
+    engine.incoming = NULL;
+    apr_thread_mutex_unlock(engine.mutex);
+
+    engine.settling = 0;
+    for (; e; e = next) {
+        next = e->next;
+        if (*(void *volatile *)&e->c->sbh != NULL
+            || now - e->handed_at < SETTLE) {
+            e->next = later;
+            later = e;
+            continue;
+        }
+        e->prev = NULL;
+        e->next = engine.all;
+        if (engine.all) {
+            engine.all->prev = e;
+        }
+        engine.all = e;
+        if (!e->keep_request) {
+            mxhr_stream_detach(e->s);
+        }
+        e->want_in = e->s->csd != NULL;
+        watch(e);
+        if (heap_put(e, e->due) != 0) {
+            mxhr_stream_close(e->s, MXHR_END_ERROR);
+            entry_ended(e, now);
+        }
+    }
+    if (later) {
+        engine.settling = 1;
+        apr_thread_mutex_lock(engine.mutex);
+        for (e = later; e; e = next) {
+            next = e->next;
+            e->next = engine.incoming;
+            engine.incoming = e;
+        }
+        apr_thread_mutex_unlock(engine.mutex);
+    }
+}
+
+/* A graceful restart or stop: the old child waits for its connections,
+ * so end every stream now, with its closing delimiter. */
+static void end_all(apr_time_t now)
+{
+    mxhr_entry *e, *next;
+
+    for (e = engine.all; e; e = next) {
+        next = e->next;
+        if (e->state == E_LIVE) {
+            mxhr_stream_close(e->s, MXHR_END_SHUTDOWN);
+            entry_ended(e, now);
+        }
+    }
+}
+
+static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
+{
+    while (!engine.stop) {
+        apr_time_t now = apr_time_now();
+        apr_interval_time_t timeout = ENGINE_IDLE;
+        const apr_pollfd_t *out;
+        apr_int32_t n = 0, i;
+        int stopping;
+
+        if (engine.heap_n) {
+            apr_interval_time_t d = engine.heap[0]->due - now;
+
+            timeout = d < 0 ? 0 : (d < timeout ? d : timeout);
+        }
+        if (engine.settling && timeout > SETTLE) {
+            timeout = SETTLE;
+        }
+        apr_pollset_poll(engine.pollset, timeout, &n, &out);
+        now = apr_time_now();
+        for (i = 0; i < n; i++) {
+            mxhr_entry *e = out[i].client_data;
+
+            if (out[i].rtnevents & APR_POLLOUT) {
+                entry_writable(e, now);
+            }
+            else if (out[i].rtnevents & (APR_POLLIN | APR_POLLHUP
+                                         | APR_POLLERR)) {
+                entry_readable(e, now);
+            }
+            /* e may be gone: later results never name it again, since
+             * one poll reports each descriptor once. */
+        }
+        take_incoming(now);
+        stopping = engine.stopping || mxhr_mpm_stopping();
+        if (stopping) {
+            engine.stopping = 1;
+            end_all(now);
+        }
+        while (engine.heap_n && engine.heap[0]->due <= now) {
+            mxhr_entry *e = engine.heap[0];
+
+            heap_remove(e);
+            entry_step(e, now);
+        }
+    }
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+/* A pre-cleanup of the child's pool, so that the thread is gone before
+ * what it uses. Streams still open are cut by the process's exit. */
+static apr_status_t engine_cleanup(void *data)
+{
+    apr_status_t rv;
+
+    engine.stop = 1;
+    if (engine.thread) {
+        apr_pollset_wakeup(engine.pollset);
+        apr_thread_join(&rv, engine.thread);
+        engine.thread = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Started by the first stream, when the MPM surely runs; the others
+ * wait for it on the mutex, so none sees a half-made engine. */
+static int engine_running(server_rec *s)
+{
+    apr_status_t rv;
+
+    if (apr_atomic_read32(&engine.state) != 0) {
+        return apr_atomic_read32(&engine.state) == 1;
+    }
+    apr_thread_mutex_lock(engine.mutex);
+    if (apr_atomic_read32(&engine.state) == 0) {
+        rv = apr_pollset_create(&engine.pollset, POLL_BATCH, engine.pool,
+                                APR_POLLSET_WAKEABLE | APR_POLLSET_NOCOPY);
+        if (rv == APR_SUCCESS) {
+            rv = apr_thread_create(&engine.thread, NULL, engine_main, NULL,
+                                   engine.pool);
+        }
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MXHR_LOGNO(030)
+                         "cannot start the push engine; streams in this "
+                         "child hold a thread each");
+            apr_atomic_set32(&engine.state, 2);
+        }
+        else {
+            engine.wakeable = engine.pollset;
+            apr_atomic_set32(&engine.state, 1);
+        }
+    }
+    apr_thread_mutex_unlock(engine.mutex);
+    return apr_atomic_read32(&engine.state) == 1;
+}
+
+void mxhr_engine_wake(void)
+{
+    if (engine.wakeable) {
+        apr_pollset_wakeup(engine.wakeable);
+    }
+}
+
+apr_uint32_t mxhr_engine_streams(void)
+{
+    return apr_atomic_read32(&child_streams);
+}
+
+void mxhr_engine_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    memset(&engine, 0, sizeof(engine));
+    child_streams = 0;
+    cap_warned = 0;
+    if (apr_thread_mutex_create(&engine.mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS) {
+        return;                 /* no engine in this child */
+    }
+    engine.pool = pchild;
+    apr_pool_pre_cleanup_register(pchild, NULL, engine_cleanup);
+}
+
+/* ---- The handler's side ---------------------------------------------- */
+
+/* The event MPM does not export AsyncRequestWorkerFactor; read it from
+ * the configuration tree, wherever it is. */
+static void find_worker_factor(const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "AsyncRequestWorkerFactor") == 0
+            && d->args) {
+            double v = strtod(d->args, NULL);
+
+            if (v >= 1.0) {
+                worker_factor = v;
+            }
+        }
+        if (d->first_child) {
+            find_worker_factor(d->first_child);
+        }
+    }
+}
+
+void mxhr_engine_post_config(server_rec *s)
+{
+    worker_factor = 2.0;
+    find_worker_factor(ap_conftree);
+}
+
+int mxhr_engine_possible(request_rec *r, const mxhr_srv_conf *sc)
+{
+#if APR_HAS_THREADS
+    conn_rec *c = r->connection;
+    int async = 0;
+
+    if (sc->async == 0 || !engine.pool) {
+        return 0;
+    }
+    /* prefork and worker answer APR_ENOTIMPL. */
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async) {
+        return 0;
+    }
+    /* HTTP/2 streams have a master connection (suspending one crashed
+     * the child); subrequests and clogging input filters need the
+     * thread they run on. */
+    return c->cs && !c->master && !c->clogging_input_filters && !r->main
+           && !r->header_only;
+#else
+    return 0;
+#endif
+}
+
+/* The event MPM stops accepting connections in a child holding more
+ * than ThreadsPerChild + idle threads x AsyncRequestWorkerFactor, and
+ * streams count as connections: a stream beyond that would wait in the
+ * listen queue unseen. Refuse it instead (the handler answers 503), and
+ * say once, with the numbers, what to raise. */
+apr_uint32_t mxhr_engine_full(request_rec *r)
+{
+    int threads = 0;
+    apr_uint32_t n = apr_atomic_read32(&child_streams);
+    apr_uint32_t cap;
+
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS
+        || threads <= 0) {
+        return 0;
+    }
+    /* Leaves ThreadsPerChild connections for other traffic. */
+    cap = (apr_uint32_t)(threads * worker_factor);
+    if (n < cap) {
+        return 0;
+    }
+    if (apr_atomic_cas32(&cap_warned, 1, 0) == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MXHR_LOGNO(031)
+                      "this child holds %u suspended streams, as many as "
+                      "ThreadsPerChild x AsyncRequestWorkerFactor (%d x %g) "
+                      "allows: further streams get 503 in this child; "
+                      "raise AsyncRequestWorkerFactor to at least (streams "
+                      "per child / ThreadsPerChild) + 1, e.g. %d, or add "
+                      "children", n, threads, worker_factor,
+                      (int)(2 * n / threads) + 1);
+    }
+    return n;
+}
+
+/* Once the MPM has let go of the connection (this hook), the engine may
+ * take it; a stream taken earlier could be written by two threads. */
+static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
+{
+    mxhr_entry *e = ap_get_module_config(c->conn_config, &mxhr_module);
+
+    if (!e) {
+        return;
+    }
+    ap_set_module_config(c->conn_config, &mxhr_module, NULL);
+    e->handed_at = apr_time_now();
+    apr_thread_mutex_lock(engine.mutex);
+    e->next = engine.incoming;
+    engine.incoming = e;
+    apr_thread_mutex_unlock(engine.mutex);
+    apr_pollset_wakeup(engine.pollset);
+}
+
+static void mxhr_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    engine.stopping = 1;
+    mxhr_engine_wake();
+}
+
+apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
+{
+    request_rec *r = s->r;
+    conn_rec *c = s->c;
+    const mxhr_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                                   &mxhr_module);
+    mxhr_counters *k = mxhr_shared_counters();
+    mxhr_entry *e;
+
+    if (!engine_running(r->server) || !s->csd) {
+        return APR_EGENERAL;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e) {
+        return APR_ENOMEM;
+    }
+    e->s = s;
+    e->c = c;
+    e->state = E_LIVE;
+    e->due = wake;
+    e->limit = sc->send_buffer > 0 ? (apr_size_t)sc->send_buffer
+                                   : MXHR_DEFAULT_SEND_BUFFER;
+    e->keep_request = s->set.keep_request;
+    e->q = apr_brigade_create(c->pool, c->bucket_alloc);
+    e->pfd.desc_type = APR_POLL_SOCKET;
+    e->pfd.desc.s = s->csd;
+    e->pfd.client_data = e;
+    ap_add_output_filter(MXHR_NONBLOCK_FILTER, NULL, NULL, c);
+    s->engine = e;
+    ap_set_module_config(c->conn_config, &mxhr_module, e);
+    apr_atomic_inc32(&child_streams);
+    if (k) {
+        mxhr_shared_gauge(&k->streams_suspended, c->pool);
+    }
+    return APR_SUCCESS;
+}
+
+void mxhr_engine_register_hooks(apr_pool_t *p)
+{
+    ap_hook_suspend_connection(mxhr_suspend_connection, NULL, NULL,
+                               APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(mxhr_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_output_filter(MXHR_NONBLOCK_FILTER, nonblock_filter, NULL,
+                              AP_FTYPE_NETWORK - 1);
+}
