@@ -359,6 +359,10 @@ void mxhr_stream_detach(mxhr_stream *s)
 
     /* The stream and its strings live in c->pool already. */
     s->r = NULL;
+    /* The event MPM gives each connection an allocator of its own,
+     * which would keep the request's blocks for a next request that
+     * never comes: hand them back to malloc for other connections. */
+    apr_allocator_max_free_set(apr_pool_allocator_get(c->pool), 1);
     /* EOS, then EOR: the access log line is written with what was sent
      * so far, and r->pool goes back to the connection's allocator. */
     ap_finalize_request_protocol(r);
