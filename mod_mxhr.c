@@ -64,10 +64,10 @@ static int mxhr_handler(request_rec *r)
     const mxhr_srv_conf *sc;
     mxhr_settings set;
     const char *boundary, *media;
-    int mixed, rv, engine;
+    int mixed, rv, engine, own;
     apr_uint32_t held;
+    mxhr_hold hold;
     mxhr_stream *s;
-    mxhr_counters *k;
 
     if (!r->handler || strcmp(r->handler, MXHR_HANDLER) != 0) {
         return DECLINED;
@@ -121,7 +121,10 @@ static int mxhr_handler(request_rec *r)
     }
 
     engine = mxhr_engine_possible(r, sc);
-    if (engine && (held = mxhr_engine_full(r)) != 0) {
+    /* Plain TCP, no request kept: the engine will own the socket, and
+     * httpd's connection limits no longer apply to the stream. */
+    own = engine && !set.keep_request && !r->connection->output_filters->next;
+    if (engine && !own && (held = mxhr_engine_full(r)) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(015)
                       "this child holds %u streams, its share of the event "
                       "MPM's connections (see MXHR031); refusing the stream "
@@ -129,12 +132,9 @@ static int mxhr_handler(request_rec *r)
         return refuse(r, &set);
     }
 
-    /* A stream on the engine outlives its request (MxhrKeepRequest off):
-     * its place is held by the connection, which ends with it. */
     if (!r->header_only
-        && !mxhr_shared_admit(r->server, sc->max_streams > 0
-                              ? sc->max_streams : 0,
-                              engine ? r->connection->pool : r->pool)) {
+        && !mxhr_shared_take(&hold, r->server, sc->max_streams > 0
+                             ? sc->max_streams : 0)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(012)
                       "MxhrMaxStreams (%d) reached for this virtual host; "
                       "refusing the stream with 503", sc->max_streams);
@@ -155,8 +155,12 @@ static int mxhr_handler(request_rec *r)
         return OK;
     }
 
+    /* A stream on the engine outlives its request: it lives in the
+     * connection's pool until the engine takes it over. */
     s = mxhr_stream_create(r, engine ? r->connection->pool : r->pool, &set,
                            boundary, &mxhr_clock_source, NULL);
+    s->hold = hold;
+    mxhr_shared_release_with(&s->hold, s->pool);
     s->async = engine;
     if (engine) {
         /* httpd 2.4 cannot take a connection back from the engine, so
@@ -189,10 +193,7 @@ static int mxhr_handler(request_rec *r)
         }
         s->async = 0;
     }
-    k = mxhr_shared_counters();
-    if (k) {
-        mxhr_shared_gauge(&k->streams_blocking, r->pool);
-    }
+    mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_BLOCKING);
     mxhr_stream_run_blocking(s);
     return OK;
 }
@@ -213,6 +214,7 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    mxhr_shared_child_init(pchild, s);
     mxhr_engine_child_init(pchild, s);
 }
 
@@ -278,6 +280,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mxhr_engine_register_hooks(p);
+    mxhr_shared_register_hooks(p);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

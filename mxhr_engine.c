@@ -25,10 +25,15 @@
  * does the MPM's accounting.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include "apr_strings.h"
-#include "apr_poll.h"
 #include "apr_thread_proc.h"
 
 #include "httpd.h"
@@ -79,14 +84,14 @@ struct mxhr_entry {
     mxhr_stream *s;
     conn_rec *c;
     entry_state state;
-    apr_pollfd_t pfd;
-    apr_int16_t polled;         /* events registered now, 0: none */
+    int fd;                     /* the client's socket */
+    int owned;                  /* fd is ours: no conn_rec, no filters */
+    apr_uint32_t polled;        /* epoll events registered, 0: none */
     int want_in;                /* watch for the client's EOF */
     apr_size_t hidx;            /* 1-based place in the heap, 0: none */
     apr_time_t due;
-    /* Plain TCP: the engine writes to the socket itself; what the
-     * client has not taken waits in out (malloc'd only when needed). */
-    int direct;
+    /* Owned: what the client has not taken waits in out (malloc'd
+     * only when needed). */
     char *out;
     apr_size_t out_off, out_len, out_size;
     /* TLS or other connection filters: through the filters. */
@@ -104,12 +109,13 @@ typedef struct {
     apr_thread_mutex_t *mutex;  /* guards incoming */
     mxhr_entry *incoming;       /* handed over, not yet taken */
     int settling;               /* engine thread: some were not ready */
-    apr_pollset_t *pollset;
-    apr_pollset_t *wakeable;    /* the pollset, once it may be woken */
+    int epfd;                   /* -1 until the engine runs */
+    int evfd;                   /* eventfd: wakes the engine */
     apr_thread_t *thread;
     volatile apr_uint32_t state;    /* 0 none, 1 running, 2 failed */
     volatile int stop;          /* the child is exiting */
     volatile int stopping;      /* child_stopping: end the streams */
+    volatile int drained;       /* stopping, and no stream left */
     /* Engine thread only: */
     mxhr_entry *all;
     mxhr_entry **heap;
@@ -248,57 +254,75 @@ static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * filters hold (at most the last batch given to them) and our queue. */
 static apr_size_t entry_pending(const mxhr_entry *e)
 {
-    if (e->direct) {
+    if (e->owned) {
         return e->out_len - e->out_off;
     }
     return e->queued + (e->c->data_in_output_filters ? e->handed : 0);
 }
 
-/* Writes to the socket without blocking; *sent says how much went. */
+/* Writes to our socket without blocking; *sent says how much went. */
 static apr_status_t direct_send(mxhr_entry *e, const char *data,
                                 apr_size_t len, apr_size_t *sent)
 {
-    apr_status_t rv = APR_SUCCESS;
-
     *sent = 0;
     while (*sent < len) {
-        apr_size_t n = len - *sent;
+        ssize_t n = send(e->fd, data + *sent, len - *sent,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
 
-        rv = apr_socket_send(e->s->csd, data + *sent, &n);
-        *sent += n;
-        if (rv != APR_SUCCESS) {
-            break;
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? APR_SUCCESS
+                                                           : errno;
         }
+        *sent += (apr_size_t)n;
     }
-    return APR_STATUS_IS_EAGAIN(rv) ? APR_SUCCESS : rv;
+    return APR_SUCCESS;
 }
 
-/* Registers the events e needs now. */
+/* Registers the events e needs now: the client's hang-up (and input)
+ * while it is live, writability while output waits. */
 static void watch(mxhr_entry *e)
 {
-    apr_int16_t want = 0;
+    apr_uint32_t want = 0;
+    struct epoll_event ev;
 
     if (e->want_in) {
-        want |= APR_POLLIN;
+        want |= EPOLLIN | EPOLLRDHUP;
     }
     if (entry_pending(e)) {
-        want |= APR_POLLOUT;
+        want |= EPOLLOUT;
     }
     if (want == e->polled) {
         return;
     }
-    if (e->polled) {
-        apr_pollset_remove(engine.pollset, &e->pfd);
+    ev.events = want;
+    ev.data.ptr = e;
+    if (!want) {
+        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->fd, &ev);
     }
-    e->polled = 0;
-    e->s->eof_watched = 0;
-    if (want) {
-        e->pfd.reqevents = want;
-        if (apr_pollset_add(engine.pollset, &e->pfd) == APR_SUCCESS) {
-            e->polled = want;
-            e->s->eof_watched = (want & APR_POLLIN) != 0;
-        }
+    else if (epoll_ctl(engine.epfd, e->polled ? EPOLL_CTL_MOD
+                                              : EPOLL_CTL_ADD,
+                       e->fd, &ev) != 0) {
+        want = 0;
     }
+    e->polled = want;
+    e->s->eof_watched = (want & EPOLLRDHUP) != 0;
+}
+
+/* The client is gone or must go: nothing more is written to it. */
+static void entry_abort(mxhr_entry *e, apr_status_t rv)
+{
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, rv, e->s->server,
+                     MXHR_LOGNO(041) "[client %s] \"%s\": client gone "
+                     "while writing", e->s->client, e->s->what);
+    }
+    if (e->c) {
+        e->c->aborted = 1;
+    }
+    e->s->aborted = 1;
 }
 
 /* Writes what the socket takes now. Direct: our buffer. Through the
@@ -309,7 +333,7 @@ static mxhr_end_reason entry_flush(mxhr_entry *e)
     conn_rec *c = e->c;
     apr_status_t rv = APR_SUCCESS;
 
-    if (e->direct) {
+    if (e->owned) {
         if (e->out_len > e->out_off) {
             apr_size_t sent;
 
@@ -337,10 +361,8 @@ static mxhr_end_reason entry_flush(mxhr_entry *e)
             apr_brigade_cleanup(e->q);
         }
     }
-    if (rv != APR_SUCCESS || c->aborted) {
-        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c, MXHR_LOGNO(041)
-                      "client gone while writing");
-        c->aborted = 1;
+    if (rv != APR_SUCCESS || (c && c->aborted)) {
+        entry_abort(e, rv);
         return MXHR_END_CLIENT;
     }
     watch(e);
@@ -378,23 +400,23 @@ mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
                                   apr_size_t len)
 {
     mxhr_entry *e = s->engine;
-    conn_rec *c = e->c;
     apr_size_t pending = entry_pending(e);
 
-    if (c->aborted) {
+    if (s->aborted || (e->c && e->c->aborted)) {
         return MXHR_END_CLIENT;
     }
     /* One part always goes when nothing waits, however large. */
     if (pending > 0 && pending + len > e->limit) {
-        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, MXHR_LOGNO(042)
-                      "\"%s\": %" APR_SIZE_T_FMT " bytes not taken yet, "
-                      "%" APR_SIZE_T_FMT " more would exceed MxhrSendBuffer "
-                      "(%" APR_SIZE_T_FMT "): the client is not reading; "
-                      "dropping it", s->what, pending, len, e->limit);
-        c->aborted = 1;
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(042)
+                     "[client %s] \"%s\": %" APR_SIZE_T_FMT " bytes not "
+                     "taken yet, %" APR_SIZE_T_FMT " more would exceed "
+                     "MxhrSendBuffer (%" APR_SIZE_T_FMT "): the client is "
+                     "not reading; dropping it", s->client, s->what,
+                     pending, len, e->limit);
+        entry_abort(e, APR_SUCCESS);
         return MXHR_END_SLOW;
     }
-    if (e->direct) {
+    if (e->owned) {
         apr_status_t rv = APR_SUCCESS;
         apr_size_t sent = 0;
 
@@ -404,13 +426,11 @@ mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
             rv = direct_send(e, data, len, &sent);
         }
         if (rv != APR_SUCCESS) {
-            ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c, MXHR_LOGNO(041)
-                          "client gone while writing");
-            c->aborted = 1;
+            entry_abort(e, rv);
             return MXHR_END_CLIENT;
         }
         if (sent < len && direct_keep(e, data + sent, len - sent) != 0) {
-            c->aborted = 1;
+            entry_abort(e, APR_ENOMEM);
             return MXHR_END_ERROR;
         }
         if (pending == 0 && sent == len) {
@@ -419,7 +439,7 @@ mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
         return entry_flush(e);
     }
     APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_heap_create(data, len, NULL,
-                                                         c->bucket_alloc));
+                                                         e->c->bucket_alloc));
     e->queued += len;
     return entry_flush(e);
 }
@@ -451,12 +471,35 @@ static void entry_finish(mxhr_entry *e)
     conn_rec *c = e->c;
 
     if (e->polled) {
-        apr_pollset_remove(engine.pollset, &e->pfd);
+        struct epoll_event ev;
+
+        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->fd, &ev);
         e->polled = 0;
     }
     heap_remove(e);
     list_remove(e);
     apr_atomic_dec32(&child_streams);
+    if (e->owned) {
+        char sink[512];
+        int i;
+
+        /* Unread input would make close() reset the connection, and the
+         * client might lose the end of the stream: read it away (a
+         * little: a client that keeps sending is cut anyway). */
+        for (i = 0; i < 8 && recv(e->fd, sink, sizeof(sink),
+                                  MSG_DONTWAIT) > 0; i++) {
+            /* discard */
+        }
+        if (!s->aborted) {
+            shutdown(e->fd, SHUT_WR);
+        }
+        close(e->fd);
+        mxhr_shared_release(&s->hold);
+        free(e->out);
+        free(s);
+        free(e);
+        return;
+    }
     if (s->r) {
         request_rec *r = s->r;
 
@@ -469,9 +512,51 @@ static void entry_finish(mxhr_entry *e)
     if (c->cs) {
         c->cs->state = CONN_STATE_SUSPENDED;
     }
+    /* The stream's place and gauges go with the pool. */
     apr_pool_destroy(c->pool);
-    free(e->out);
     free(e);
+}
+
+/* Takes the socket over from httpd: the request is logged and finished,
+ * the connection's pool destroyed (its memory and the MPM's accounting
+ * of it go), and the stream lives on in a malloc'd copy on a duplicate
+ * of the socket. 0 on success; on failure nothing has changed. */
+static int entry_own(mxhr_entry *e)
+{
+    mxhr_stream *s = e->s, *o;
+    conn_rec *c = e->c;
+    apr_os_sock_t osd;
+    request_rec *r;
+    int fd;
+
+    if (apr_os_sock_get(&osd, s->csd) != APR_SUCCESS
+        || (fd = fcntl(osd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        return -1;
+    }
+    o = mxhr_stream_own(s);
+    if (!o) {
+        close(fd);
+        return -1;
+    }
+    o->engine = e;
+    e->s = o;
+    e->fd = fd;
+    e->owned = 1;
+    e->c = NULL;
+    r = s->r;
+    if (r) {
+        /* EOS, then EOR: the access log line is written now, with what
+         * was sent so far. */
+        ap_finalize_request_protocol(r);
+        ap_process_request_after_handler(r);
+    }
+    if (c->cs) {
+        c->cs->state = CONN_STATE_SUSPENDED;
+    }
+    /* Closes httpd's descriptor (ours stays open) and runs the MPM's
+     * accounting, as for any connection that ends. */
+    apr_pool_destroy(c->pool);
+    return 0;
 }
 
 /* The stream has ended (s->ended says why): let its last bytes drain,
@@ -480,7 +565,7 @@ static void entry_ended(mxhr_entry *e, apr_time_t now)
 {
     conn_rec *c = e->c;
 
-    if (!c->aborted && entry_pending(e)) {
+    if (!e->s->aborted && !(c && c->aborted) && entry_pending(e)) {
         e->state = E_CLOSING;
         e->want_in = 0;
         watch(e);
@@ -499,7 +584,7 @@ static void entry_step(mxhr_entry *e, apr_time_t now)
 
     if (e->state == E_CLOSING) {
         /* Did not drain in time: cut it. */
-        e->c->aborted = 1;
+        entry_abort(e, APR_SUCCESS);
         entry_finish(e);
         return;
     }
@@ -508,9 +593,9 @@ static void entry_step(mxhr_entry *e, apr_time_t now)
         return;
     }
     if (wake) {
-        ap_log_cerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, e->c,
-                      MXHR_LOGNO(043) "cannot schedule \"%s\"; ending it",
-                      e->s->what);
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, e->s->server,
+                     MXHR_LOGNO(043) "[client %s] cannot schedule \"%s\"; "
+                     "ending it", e->s->client, e->s->what);
         mxhr_stream_close(e->s, MXHR_END_ERROR);
     }
     entry_ended(e, now);
@@ -518,26 +603,41 @@ static void entry_step(mxhr_entry *e, apr_time_t now)
 
 /* The client hung up, or sent something (a pipelined request): only
  * the first ends the stream. */
-static void entry_readable(mxhr_entry *e, apr_time_t now)
+static void entry_readable(mxhr_entry *e, apr_uint32_t events)
 {
-    int eof = 0;
+    if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        if (e->owned) {
+            char sink[512];
+            ssize_t n = recv(e->fd, sink, sizeof(sink), MSG_DONTWAIT);
 
-    if (e->s->csd && apr_socket_atreadeof(e->s->csd, &eof) == APR_SUCCESS
-        && !eof) {
-        /* Data to read: stop polling for it (it would fire again and
-         * again); the stream checks for EOF at each step instead. */
-        e->want_in = 0;
-        watch(e);
-        return;
+            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+                /* Nothing reads it: a request behind the stream is
+                 * answered by its closing (Connection: close). */
+                return;
+            }
+        }
+        else {
+            int eof = 0;
+
+            if (apr_socket_atreadeof(e->s->csd, &eof) == APR_SUCCESS
+                && !eof) {
+                /* Data for httpd's filters: stop polling for it (it
+                 * would fire again and again); the stream checks for
+                 * EOF at each step instead. */
+                e->want_in = 0;
+                watch(e);
+                return;
+            }
+        }
     }
-    e->c->aborted = 1;
+    entry_abort(e, APR_SUCCESS);
     if (e->state == E_LIVE) {
         mxhr_stream_end(e->s, MXHR_END_CLIENT);
     }
     entry_finish(e);
 }
 
-static void entry_writable(mxhr_entry *e, apr_time_t now)
+static void entry_writable(mxhr_entry *e)
 {
     if (entry_flush(e) != MXHR_END_NONE) {
         if (e->state == E_LIVE) {
@@ -577,20 +677,23 @@ static void take_incoming(apr_time_t now)
             engine.all->prev = e;
         }
         engine.all = e;
-        if (!e->keep_request) {
-            mxhr_stream_detach(e->s);
+        /* Plain TCP (only our filter and the core's), and no need for
+         * the request: the socket is ours. Else (TLS, MxhrKeepRequest)
+         * through the connection's filters. */
+        if (e->keep_request || e->c->data_in_output_filters
+            || e->c->output_filters->frec != nonblock_frec
+            || !e->c->output_filters->next
+            || e->c->output_filters->next->next
+            || entry_own(e) != 0) {
+            apr_os_sock_t osd;
+
+            if (!e->keep_request) {
+                mxhr_stream_detach(e->s);
+            }
+            apr_os_sock_get(&osd, e->s->csd);
+            e->fd = osd;
         }
-        /* Plain TCP when only our filter and the core's are left: then
-         * the socket is written directly (the core filter would set
-         * small writes aside in a pool of its own, 8 KB a stream). */
-        e->direct = !e->c->data_in_output_filters
-                    && e->c->output_filters->frec == nonblock_frec
-                    && e->c->output_filters->next
-                    && !e->c->output_filters->next->next;
-        if (e->direct) {
-            apr_socket_timeout_set(e->s->csd, 0);
-        }
-        e->want_in = e->s->csd != NULL;
+        e->want_in = 1;
         watch(e);
         if (heap_put(e, e->due) != 0) {
             mxhr_stream_close(e->s, MXHR_END_ERROR);
@@ -626,12 +729,12 @@ static void end_all(apr_time_t now)
 
 static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
 {
-    while (!engine.stop) {
+    struct epoll_event *ev = malloc(POLL_BATCH * sizeof(*ev));
+
+    while (ev && !engine.stop) {
         apr_time_t now = apr_time_now();
         apr_interval_time_t timeout = ENGINE_IDLE;
-        const apr_pollfd_t *out;
-        apr_int32_t n = 0, i;
-        int stopping;
+        int n, i;
 
         if (engine.heap_n) {
             apr_time_t at = engine.heap[0]->due;
@@ -640,31 +743,37 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             at = (at + TIMER_GRID - 1) / TIMER_GRID * TIMER_GRID;
             d = at - now;
             timeout = d < 0 ? 0 : (d < timeout ? d : timeout);
-            /* epoll counts in whole milliseconds, rounding down: a
-             * timer due in 0.7 ms would spin the loop until then. */
-            timeout = (timeout + 999) / 1000 * 1000;
         }
         if (engine.settling && timeout > SETTLE) {
             timeout = SETTLE;
         }
-        apr_pollset_poll(engine.pollset, timeout, &n, &out);
+        /* epoll counts whole milliseconds: round up, or a timer due in
+         * 0.7 ms would spin the loop until then. */
+        n = epoll_wait(engine.epfd, ev, POLL_BATCH,
+                       (int)((timeout + 999) / 1000));
         now = apr_time_now();
         for (i = 0; i < n; i++) {
-            mxhr_entry *e = out[i].client_data;
+            mxhr_entry *e = ev[i].data.ptr;
 
-            if (out[i].rtnevents & APR_POLLOUT) {
-                entry_writable(e, now);
+            if (!e) {
+                apr_uint64_t v;
+
+                if (read(engine.evfd, &v, sizeof(v)) < 0) {
+                    /* nothing to read: woken already */
+                }
+                continue;
             }
-            else if (out[i].rtnevents & (APR_POLLIN | APR_POLLHUP
-                                         | APR_POLLERR)) {
-                entry_readable(e, now);
+            if (ev[i].events & EPOLLOUT) {
+                entry_writable(e);
+            }
+            else {
+                entry_readable(e, ev[i].events);
             }
             /* e may be gone: later results never name it again, since
-             * one poll reports each descriptor once. */
+             * one epoll_wait reports each descriptor once. */
         }
         take_incoming(now);
-        stopping = engine.stopping || mxhr_mpm_stopping();
-        if (stopping) {
+        if (engine.stopping || mxhr_mpm_stopping()) {
             engine.stopping = 1;
             end_all(now);
         }
@@ -674,20 +783,32 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             heap_remove(e);
             entry_step(e, now);
         }
+        if (engine.stopping && !engine.all && !engine.settling) {
+            engine.drained = 1;
+        }
     }
+    free(ev);
     apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }
 
 /* A pre-cleanup of the child's pool, so that the thread is gone before
- * what it uses. Streams still open are cut by the process's exit. */
+ * what it uses. httpd no longer counts the streams whose sockets the
+ * engine owns, so the child may get here with streams open: end them
+ * (closing delimiter) first, within a bound. */
 static apr_status_t engine_cleanup(void *data)
 {
     apr_status_t rv;
+    int i;
 
-    engine.stop = 1;
     if (engine.thread) {
-        apr_pollset_wakeup(engine.pollset);
+        engine.stopping = 1;
+        mxhr_engine_wake();
+        for (i = 0; i < 150 && !engine.drained; i++) {
+            apr_sleep(apr_time_from_msec(10));
+        }
+        engine.stop = 1;
+        mxhr_engine_wake();
         apr_thread_join(&rv, engine.thread);
         engine.thread = NULL;
     }
@@ -698,15 +819,23 @@ static apr_status_t engine_cleanup(void *data)
  * wait for it on the mutex, so none sees a half-made engine. */
 static int engine_running(server_rec *s)
 {
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
     if (apr_atomic_read32(&engine.state) != 0) {
         return apr_atomic_read32(&engine.state) == 1;
     }
     apr_thread_mutex_lock(engine.mutex);
     if (apr_atomic_read32(&engine.state) == 0) {
-        rv = apr_pollset_create(&engine.pollset, POLL_BATCH, engine.pool,
-                                APR_POLLSET_WAKEABLE | APR_POLLSET_NOCOPY);
+        struct epoll_event ev;
+
+        engine.epfd = epoll_create1(EPOLL_CLOEXEC);
+        engine.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        ev.events = EPOLLIN;
+        ev.data.ptr = NULL;
+        if (engine.epfd < 0 || engine.evfd < 0
+            || epoll_ctl(engine.epfd, EPOLL_CTL_ADD, engine.evfd, &ev) != 0) {
+            rv = errno;
+        }
         if (rv == APR_SUCCESS) {
             rv = apr_thread_create(&engine.thread, NULL, engine_main, NULL,
                                    engine.pool);
@@ -718,7 +847,6 @@ static int engine_running(server_rec *s)
             apr_atomic_set32(&engine.state, 2);
         }
         else {
-            engine.wakeable = engine.pollset;
             apr_atomic_set32(&engine.state, 1);
         }
     }
@@ -728,8 +856,12 @@ static int engine_running(server_rec *s)
 
 void mxhr_engine_wake(void)
 {
-    if (engine.wakeable) {
-        apr_pollset_wakeup(engine.wakeable);
+    if (apr_atomic_read32(&engine.state) == 1) {
+        apr_uint64_t one = 1;
+
+        if (write(engine.evfd, &one, sizeof(one)) < 0) {
+            /* the counter is full: the engine is awake anyway */
+        }
     }
 }
 
@@ -741,6 +873,7 @@ apr_uint32_t mxhr_engine_streams(void)
 void mxhr_engine_child_init(apr_pool_t *pchild, server_rec *s)
 {
     memset(&engine, 0, sizeof(engine));
+    engine.epfd = engine.evfd = -1;
     child_streams = 0;
     cap_warned = 0;
     if (apr_thread_mutex_create(&engine.mutex, APR_THREAD_MUTEX_DEFAULT,
@@ -849,7 +982,7 @@ static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
     e->next = engine.incoming;
     engine.incoming = e;
     apr_thread_mutex_unlock(engine.mutex);
-    apr_pollset_wakeup(engine.pollset);
+    mxhr_engine_wake();
 }
 
 static void mxhr_child_stopping(apr_pool_t *pchild, int graceful)
@@ -864,7 +997,6 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
     conn_rec *c = s->c;
     const mxhr_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                                    &mxhr_module);
-    mxhr_counters *k = mxhr_shared_counters();
     mxhr_entry *e;
 
     if (!engine_running(r->server) || !s->csd) {
@@ -882,16 +1014,11 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
                                    : MXHR_DEFAULT_SEND_BUFFER;
     e->keep_request = s->set.keep_request;
     e->q = apr_brigade_create(c->pool, c->bucket_alloc);
-    e->pfd.desc_type = APR_POLL_SOCKET;
-    e->pfd.desc.s = s->csd;
-    e->pfd.client_data = e;
     ap_add_output_filter(MXHR_NONBLOCK_FILTER, NULL, NULL, c);
     s->engine = e;
     ap_set_module_config(c->conn_config, &mxhr_module, e);
     apr_atomic_inc32(&child_streams);
-    if (k) {
-        mxhr_shared_gauge(&k->streams_suspended, c->pool);
-    }
+    mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_SUSPENDED);
     return APR_SUCCESS;
 }
 

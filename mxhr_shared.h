@@ -32,20 +32,41 @@ apr_status_t mxhr_shared_init(apr_pool_t *pconf, server_rec *s);
 /* NULL only if post_config failed, which stops httpd anyway. */
 mxhr_counters *mxhr_shared_counters(void);
 
-/* Takes a stream place in s's virtual host when fewer than max (0: no
- * limit) are open, and releases it when pool is cleaned up. Returns 0
- * when full. */
-int mxhr_shared_admit(server_rec *s, int max, apr_pool_t *pool);
+/* A stream's share of the shared counts: its place in its virtual
+ * host (MxhrMaxStreams) and the gauges it is counted in. Each child
+ * mirrors what its streams hold in a row of its own, so that the parent
+ * gives back what a crashed child held (child_status hook). */
+#define MXHR_GAUGE_SUSPENDED 1u     /* on the engine: holds no thread */
+#define MXHR_GAUGE_BLOCKING  2u     /* holds a thread */
+typedef struct {
+    int vhost;                  /* the place held, -1: none */
+    unsigned gauges;            /* MXHR_GAUGE_* held */
+} mxhr_hold;
+
+/* Takes a stream place in s's virtual host into h when fewer than max
+ * (0: no limit) are open. Returns 0 when full (h holds nothing). */
+int mxhr_shared_take(mxhr_hold *h, server_rec *s, int max);
+
+/* Counts h's stream in a gauge until released. */
+void mxhr_shared_hold_gauge(mxhr_hold *h, unsigned gauge);
+
+/* Gives back all h holds; safe to call again. */
+void mxhr_shared_release(mxhr_hold *h);
+
+/* Releases h when pool is cleaned up (unless released before). */
+void mxhr_shared_release_with(mxhr_hold *h, apr_pool_t *pool);
+
+/* Claims this child's row (child_init). */
+void mxhr_shared_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The parent's child_status hook. */
+void mxhr_shared_register_hooks(apr_pool_t *p);
 
 /* 1 the first time key is seen by any child of this generation, so a
  * warning is logged once, not once per child; 0 afterwards (and once
  * the table of MXHR_ONCE_MAX keys is full). */
 #define MXHR_ONCE_MAX 256
 int mxhr_shared_once(const char *key);
-
-/* Counts the stream in gauge (streams_suspended or streams_blocking)
- * until pool is cleaned up. */
-void mxhr_shared_gauge(volatile apr_uint64_t *gauge, apr_pool_t *pool);
 
 const char *mxhr_end_reason_name(mxhr_end_reason why);
 

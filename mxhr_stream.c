@@ -1,5 +1,7 @@
 /* mod_mxhr: the stream loop. */
 
+#include <stdlib.h>
+
 #include "apr_strings.h"
 
 #include "httpd.h"
@@ -59,6 +61,10 @@ mxhr_stream *mxhr_stream_create(request_rec *r, apr_pool_t *pool,
     s->r = r;
     s->c = c;
     s->pool = pool;
+    s->server = r->server;
+    s->client = apr_psprintf(pool, "%s:%d", c->client_ip,
+                             c->client_addr ? c->client_addr->port : 0);
+    s->hold.vhost = -1;
     s->set = *set;
     s->boundary = boundary;
     if (pool != r->pool) {
@@ -83,16 +89,59 @@ mxhr_stream *mxhr_stream_create(request_rec *r, apr_pool_t *pool,
     return s;
 }
 
-/* Logs against the request while there is one, else the connection. */
-#define STREAM_LOG(s, level, rv, ...)                                  \
-    do {                                                               \
-        if ((s)->r) {                                                  \
-            ap_log_rerror(APLOG_MARK, level, rv, (s)->r, __VA_ARGS__); \
-        }                                                              \
-        else {                                                         \
-            ap_log_cerror(APLOG_MARK, level, rv, (s)->c, __VA_ARGS__); \
-        }                                                              \
+/* Logs against the request while there is one, else the connection,
+ * else the server, naming the client. */
+#define STREAM_LOG(s, level, rv, fmt, ...)                                 \
+    do {                                                                   \
+        if ((s)->r) {                                                      \
+            ap_log_rerror(APLOG_MARK, level, rv, (s)->r, fmt,              \
+                          __VA_ARGS__);                                    \
+        }                                                                  \
+        else if ((s)->c) {                                                 \
+            ap_log_cerror(APLOG_MARK, level, rv, (s)->c, fmt,              \
+                          __VA_ARGS__);                                    \
+        }                                                                  \
+        else {                                                             \
+            ap_log_error(APLOG_MARK, level, rv, (s)->server,               \
+                         "[client %s] " fmt, (s)->client, __VA_ARGS__);    \
+        }                                                                  \
     } while (0)
+
+mxhr_stream *mxhr_stream_own(mxhr_stream *s)
+{
+    apr_size_t lb = strlen(s->boundary) + 1;
+    apr_size_t lc = strlen(s->set.content_type) + 1;
+    apr_size_t lt = strlen(s->set.time_format) + 1;
+    apr_size_t lw = strlen(s->what) + 1;
+    apr_size_t li = strlen(s->client) + 1;
+    mxhr_stream *o = malloc(sizeof(*o) + lb + lc + lt + lw + li);
+    char *p;
+
+    if (!o) {
+        return NULL;
+    }
+    *o = *s;
+    p = (char *)(o + 1);
+    o->boundary = memcpy(p, s->boundary, lb);
+    p += lb;
+    o->set.content_type = memcpy(p, s->set.content_type, lc);
+    p += lc;
+    o->set.time_format = memcpy(p, s->set.time_format, lt);
+    p += lt;
+    o->what = memcpy(p, s->what, lw);
+    p += lw;
+    o->client = memcpy(p, s->client, li);
+    o->set.boundary = NULL;
+    o->r = NULL;
+    o->c = NULL;
+    o->pool = NULL;
+    o->bb = NULL;
+    o->csd = NULL;
+    /* The copy holds the place and gauges now. */
+    s->hold.vhost = -1;
+    s->hold.gauges = 0;
+    return o;
+}
 
 void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why)
 {
@@ -116,10 +165,9 @@ void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why)
 
 void mxhr_stream_log_end(mxhr_stream *s)
 {
-    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, s->c, MXHR_LOGNO(024)
-                  "stream end: \"%s\" %" APR_INT64_T_FMT " sections, %"
-                  APR_OFF_T_FMT " bytes, %" APR_TIME_T_FMT " ms: %s",
-                  s->what, s->seq, s->bytes,
+    STREAM_LOG(s, APLOG_INFO, 0, MXHR_LOGNO(024) "stream end: \"%s\" %"
+               APR_INT64_T_FMT " sections, %" APR_OFF_T_FMT " bytes, %"
+               APR_TIME_T_FMT " ms: %s", s->what, s->seq, s->bytes,
                   apr_time_as_msec(apr_time_now() - s->start),
                   mxhr_end_reason_name(s->ended));
 }
@@ -264,7 +312,7 @@ static int client_gone(mxhr_stream *s)
 {
     int eof = 0;
 
-    if (s->c->aborted) {
+    if (s->aborted || (s->c && s->c->aborted)) {
         return 1;
     }
     /* The engine's pollset tells it of a hang-up at once. */

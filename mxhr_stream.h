@@ -25,9 +25,13 @@ extern const mxhr_source mxhr_clock_source;
  * drive the same stream one step at a time. */
 struct mxhr_stream {
     request_rec *r;             /* NULL once detached from its request */
-    conn_rec *c;
-    apr_pool_t *pool;           /* r->pool, or c->pool on the engine */
+    conn_rec *c;                /* NULL once the engine owns the socket */
+    apr_pool_t *pool;           /* r->pool, c->pool, or NULL: malloc'd */
+    server_rec *server;         /* for log lines, and its limits */
+    const char *client;         /* the client's address, for log lines */
     const char *what;           /* "GET /uri" for log lines */
+    mxhr_hold hold;             /* its place and gauges */
+    int aborted;                /* without c: the client is gone */
     mxhr_settings set;
     const char *boundary;
     const mxhr_source *source;
@@ -59,6 +63,11 @@ mxhr_stream *mxhr_stream_create(request_rec *r, apr_pool_t *pool,
  * NULL and the end of the stream is logged by mxhr_stream_log_end().
  * The caller owns the connection (engine thread). */
 void mxhr_stream_detach(mxhr_stream *s);
+
+/* A copy of the stream in one malloc'd block, strings included, that
+ * needs neither its request nor its connection: the engine keeps it
+ * when it takes the socket over. s keeps nothing to release. */
+mxhr_stream *mxhr_stream_own(mxhr_stream *s);
 
 /* The line that says how a detached stream really ended (bytes,
  * duration, why): the access log line was written when it detached. */
