@@ -35,6 +35,30 @@ sub start {
     -f $so or die "no module at $so";
     my $user = $> == 0 ? "User www-data\nGroup www-data\n" : '';
     my $h2 = $o{http2} ? "LoadModule http2_module $MODS/mod_http2.so\nProtocols h2c http/1.1\n" : '';
+    # Extra modules by name, e.g. load => ['reqtimeout'].
+    my $load = join '', map { "LoadModule ${_}_module $MODS/mod_$_.so\n" }
+                            @{ $o{load} || [] };
+    # TLS on a second port, with a self-signed certificate made here.
+    my ($ssl, $ssl_port) = ('', undef);
+    if ($o{ssl}) {
+        $ssl_port = free_port();
+        system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+               . "-subj /CN=localhost -keyout $dir/key.pem "
+               . "-out $dir/cert.pem >/dev/null 2>&1") == 0
+            or die "openssl could not make a certificate";
+        chmod 0644, "$dir/key.pem";
+        $ssl = <<"SSL";
+LoadModule socache_shmcb_module $MODS/mod_socache_shmcb.so
+LoadModule ssl_module $MODS/mod_ssl.so
+Listen 127.0.0.1:$ssl_port https
+SSLSessionCache shmcb:$dir/ssl_scache(512000)
+<VirtualHost 127.0.0.1:$ssl_port>
+    SSLEngine on
+    SSLCertificateFile $dir/cert.pem
+    SSLCertificateKeyFile $dir/key.pem
+</VirtualHost>
+SSL
+    }
     open my $fh, '>', "$dir/httpd.conf" or die $!;
     print $fh <<"CONF";
 ServerRoot $dir
@@ -47,7 +71,7 @@ LoadModule mpm_${mpm}_module $MODS/mod_mpm_${mpm}.so
 LoadModule authz_core_module $MODS/mod_authz_core.so
 LoadModule status_module $MODS/mod_status.so
 LoadModule mxhr_module $so
-$h2
+$h2$load
 ErrorLog $dir/error_log
 LogLevel info mxhr:debug
 DocumentRoot $dir
@@ -59,9 +83,11 @@ Timeout 10
     SetHandler server-status
 </Location>
 $o{conf}
+$ssl
 CONF
     close $fh;
-    my $self = bless { dir => $dir, port => $port, mpm => $mpm }, $class;
+    my $self = bless { dir => $dir, port => $port, mpm => $mpm,
+                       ssl_port => $ssl_port }, $class;
     my $out = `/usr/sbin/apache2 -d $dir -f $dir/httpd.conf -k start 2>&1`;
     die "httpd did not start: $out" if $?;
     # httpd binds its port before it detaches and writes its PID file:
@@ -92,6 +118,7 @@ sub event_pool {
 }
 
 sub port { $_[0]{port} }
+sub ssl_port { $_[0]{ssl_port} }
 sub dir  { $_[0]{dir} }
 
 sub pid {
@@ -197,6 +224,15 @@ package MxhrServer::Reader;
 use Time::HiRes qw(time);
 
 sub conns { @{ $_[0]{conns} } }
+
+# One reader for the connections of several.
+sub merge {
+    my ($class, @r) = @_;
+    my $sel = IO::Select->new;
+    my @c = map { $_->conns } @r;
+    $sel->add($_->{sock}) for grep { !$_->{eof} } @c;
+    return bless { conns => \@c, sel => $sel, delim => $r[0]{delim} }, $class;
+}
 
 sub pump {
     my ($self, $seconds, $until) = @_;
