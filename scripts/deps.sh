@@ -8,7 +8,8 @@ for what in "$@"; do
     case "$what" in
     build)   pkgs+=(apache2 apache2-dev autoconf automake make gcc) ;;
     test)    pkgs+=(apache2 apache2-dev libapache2-mod-perl2
-                    libmime-tools-perl libwww-perl curl) ;;
+                    libmime-tools-perl libwww-perl curl openssl
+                    libio-socket-ssl-perl) ;;
     browser) pkgs+=(chromium fonts-dejavu-core nodejs npm) ;;
     bench)   pkgs+=(nginx-light libnginx-mod-nchan) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
