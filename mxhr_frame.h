@@ -39,8 +39,19 @@ int mxhr_media_type_valid(const char *t);
  * type (parameters ignored, case-insensitive). */
 int mxhr_media_type_is_json(const char *t);
 
-/* 1 when an Accept header lists multipart/mixed with a non-zero q. */
+/* 1 when an Accept header lists multipart/mixed itself (not through a
+ * wildcard) with a non-zero q. Parsed as RFC 9110 12.5.1 says: items
+ * split at commas outside quoted strings, and an item that does not
+ * follow the grammar (an invalid qvalue such as q=-1, q=abc, q=1.5, an
+ * unterminated string) is ignored. */
 int mxhr_accepts_mixed(const char *accept);
+
+/* The q-value, in thousandths (0 to 1000), that an Accept header gives
+ * the media type "type/subtype" (no parameters): that of the most
+ * specific range matching it (the type itself, then "type/" with a star,
+ * then the star range; the first of equals). -1 when no valid range
+ * matches. */
+int mxhr_accept_q(const char *accept, const char *type);
 
 /* A fresh random boundary of at least 24 characters, or NULL when the
  * random source fails. */

@@ -127,6 +127,76 @@ int main(void)
     ok(!mxhr_accepts_mixed("multipart/mixedx, */*"), "other type");
     ok(!mxhr_accepts_mixed("*/*"), "wildcard does not choose mixed");
     ok(!mxhr_accepts_mixed(NULL), "no Accept");
+    /* RFC 9110 12.5.1: an invalid qvalue makes the item invalid, and an
+     * invalid item is ignored, not accepted. */
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=-1"), "q=-1 ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=abc"), "q=abc ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=1e999"), "q=1e999 ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=1.5"), "q=1.5 ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=0.0001"), "4 decimals ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=1.001"), "q=1.001 ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q="), "empty q ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=\"1\""), "quoted q ignored");
+    ok(!mxhr_accepts_mixed("multipart/mixed;x=\"a,b\";q=0"),
+       "a quoted comma does not split the item");
+    ok(!mxhr_accepts_mixed("multipart/mixed;x=\"a\\\",b\";q=0"),
+       "an escaped quote stays inside the string");
+    ok(!mxhr_accepts_mixed("multipart/mixed;x=\"a,b"),
+       "an unterminated string makes the item invalid");
+    ok(mxhr_accepts_mixed("multipart/mixed;x=\"a;q=0\""),
+       "q=0 inside a string is not a weight");
+    ok(mxhr_accepts_mixed("multipart/mixed;q=1"), "q=1");
+    ok(mxhr_accepts_mixed("multipart/mixed;q=1.000"), "q=1.000");
+    ok(mxhr_accepts_mixed("multipart/mixed;q=0.001"), "q=0.001");
+    ok(mxhr_accepts_mixed("multipart/mixed ; Q=0.5"), "OWS and Q");
+    ok(!mxhr_accepts_mixed("multipart/mixed;q=0.000"), "q=0.000");
+    ok(mxhr_accepts_mixed(",, ,multipart/mixed,,"), "empty elements");
+    ok(!mxhr_accepts_mixed("multipart/ mixed"), "space inside the type");
+    ok(!mxhr_accepts_mixed("multipart/mixed;;q=0"),
+       "empty parameter then q=0");
+    ok(mxhr_accepts_mixed("text/html;level=1;q=0, multipart/mixed"),
+       "the second item");
+    /* The q-value a header gives a type: the most specific range wins. */
+    ok(mxhr_accept_q("text/*;q=0.3, text/event-stream;q=0.7, */*;q=0.1",
+                     "text/event-stream") == 700, "exact beats type/*");
+    ok(mxhr_accept_q("text/*;q=0.3, */*;q=0.1", "text/event-stream") == 300,
+       "type/* beats */*");
+    ok(mxhr_accept_q("*/*;q=0.1", "text/event-stream") == 100, "*/*");
+    ok(mxhr_accept_q("text/html", "text/event-stream") == -1, "no match");
+    ok(mxhr_accept_q("text/event-stream;q=0", "text/event-stream") == 0,
+       "refused");
+    ok(mxhr_accept_q("Text/Event-Stream", "text/event-stream") == 1000,
+       "case-insensitive, q defaults to 1");
+    ok(mxhr_accept_q("text/event-stream;q=2, */*;q=0.5",
+                     "text/event-stream") == 500,
+       "an invalid exact item is ignored: */* applies");
+    {
+        /* Fuzz: random strings never crash or over-read (run under
+         * valgrind to see the latter), and answer 0 or 1. */
+        static const char alpha[] = ",;=\"\\ q0123456789./*abcmultipartxed\t";
+        char buf[64];
+        unsigned seed = 12345;
+        int i, j, bad = 0;
+
+        for (i = 0; i < 100000; i++) {
+            int len = (int)((seed = seed * 1103515245 + 12345) >> 16) % 63;
+
+            for (j = 0; j < len; j++) {
+                seed = seed * 1103515245 + 12345;
+                buf[j] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+            }
+            buf[len] = '\0';
+            j = mxhr_accepts_mixed(buf);
+            if (j != 0 && j != 1) {
+                bad++;
+            }
+            j = mxhr_accept_q(buf, "multipart/mixed");
+            if (j < -1 || j > 1000) {
+                bad++;
+            }
+        }
+        ok(bad == 0, "100,000 random Accept headers");
+    }
 
     /* random boundary */
     b1 = mxhr_random_boundary(p);
