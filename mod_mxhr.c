@@ -20,6 +20,7 @@
 #include "ap_mpm.h"
 #include "mod_status.h"
 
+#include "mod_mxhr.h"
 #include "mxhr_config.h"
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
@@ -198,6 +199,14 @@ static int mxhr_handler(request_rec *r)
     return OK;
 }
 
+/* For other modules (mod_mxhr.h). */
+static apr_status_t mxhr_deliver(const char *key, const char *content_type,
+                                 const char *headers, const char *body,
+                                 apr_size_t len)
+{
+    return mxhr_engine_deliver(key, content_type, headers, body, len);
+}
+
 static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
@@ -281,6 +290,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mxhr_engine_register_hooks(p);
     mxhr_shared_register_hooks(p);
+    APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
@@ -104,10 +105,22 @@ struct mxhr_entry {
     mxhr_entry *prev, *next;    /* the incoming list, then all streams */
 };
 
+/* A message for the engine's streams, in one malloc'd block. */
+typedef struct mxhr_delivery mxhr_delivery;
+struct mxhr_delivery {
+    mxhr_delivery *next;
+    const char *key;            /* the streams it is for; NULL: all */
+    const char *content_type;
+    const char *headers;        /* extra part headers, CRLF-ended */
+    apr_size_t len;
+    char *body;
+};
+
 typedef struct {
     apr_pool_t *pool;           /* the child's */
     apr_thread_mutex_t *mutex;  /* guards incoming */
     mxhr_entry *incoming;       /* handed over, not yet taken */
+    mxhr_delivery *deliveries, *deliveries_tail;  /* to do, in order */
     int settling;               /* engine thread: some were not ready */
     int epfd;                   /* -1 until the engine runs */
     int evfd;                   /* eventfd: wakes the engine */
@@ -396,12 +409,16 @@ static int direct_keep(mxhr_entry *e, const char *data, apr_size_t len)
     return 0;
 }
 
-mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
-                                  apr_size_t len)
+mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
+                                   int n)
 {
     mxhr_entry *e = s->engine;
-    apr_size_t pending = entry_pending(e);
+    apr_size_t pending = entry_pending(e), len = 0;
+    int i;
 
+    for (i = 0; i < n; i++) {
+        len += iov[i].iov_len;
+    }
     if (s->aborted || (e->c && e->c->aborted)) {
         return MXHR_END_CLIENT;
     }
@@ -417,31 +434,63 @@ mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
         return MXHR_END_SLOW;
     }
     if (e->owned) {
-        apr_status_t rv = APR_SUCCESS;
         apr_size_t sent = 0;
 
-        /* Nothing waits: straight from the caller's buffer, and only
+        /* Nothing waits: straight from the callers' buffers, and only
          * what the socket does not take is copied. */
         if (pending == 0) {
-            rv = direct_send(e, data, len, &sent);
+            struct msghdr mh;
+            ssize_t got;
+
+            memset(&mh, 0, sizeof(mh));
+            mh.msg_iov = (struct iovec *)iov;
+            mh.msg_iovlen = n;
+            do {
+                got = sendmsg(e->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+            } while (got < 0 && errno == EINTR);
+            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                entry_abort(e, errno);
+                return MXHR_END_CLIENT;
+            }
+            sent = got > 0 ? (apr_size_t)got : 0;
         }
-        if (rv != APR_SUCCESS) {
-            entry_abort(e, rv);
-            return MXHR_END_CLIENT;
+        for (i = 0; i < n; i++) {
+            apr_size_t l = iov[i].iov_len;
+
+            if (sent >= l) {
+                sent -= l;
+                continue;
+            }
+            if (direct_keep(e, (const char *)iov[i].iov_base + sent,
+                            l - sent) != 0) {
+                entry_abort(e, APR_ENOMEM);
+                return MXHR_END_ERROR;
+            }
+            sent = 0;
         }
-        if (sent < len && direct_keep(e, data + sent, len - sent) != 0) {
-            entry_abort(e, APR_ENOMEM);
-            return MXHR_END_ERROR;
-        }
-        if (pending == 0 && sent == len) {
+        if (pending == 0 && !entry_pending(e)) {
             return MXHR_END_NONE;       /* the usual case: nothing to do */
         }
         return entry_flush(e);
     }
-    APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_heap_create(data, len, NULL,
-                                                         e->c->bucket_alloc));
+    for (i = 0; i < n; i++) {
+        if (iov[i].iov_len) {
+            APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_heap_create(
+                iov[i].iov_base, iov[i].iov_len, NULL, e->c->bucket_alloc));
+        }
+    }
     e->queued += len;
     return entry_flush(e);
+}
+
+mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
+                                  apr_size_t len)
+{
+    struct iovec v;
+
+    v.iov_base = (void *)data;
+    v.iov_len = len;
+    return mxhr_engine_writev(s, &v, 1);
 }
 
 /* ---- Streams coming and going ---------------------------------------- */
@@ -712,6 +761,39 @@ static void take_incoming(apr_time_t now)
     }
 }
 
+/* Writes each waiting delivery to the live streams it is for: the body
+ * is shared, each stream adds its own part headers and delimiter. */
+static void run_deliveries(apr_time_t now)
+{
+    mxhr_delivery *d, *next;
+    mxhr_entry *e, *enext;
+
+    apr_thread_mutex_lock(engine.mutex);
+    d = engine.deliveries;
+    engine.deliveries = engine.deliveries_tail = NULL;
+    apr_thread_mutex_unlock(engine.mutex);
+
+    for (; d; d = next) {
+        next = d->next;
+        for (e = engine.all; e; e = enext) {
+            mxhr_end_reason failed;
+
+            enext = e->next;
+            if (e->state != E_LIVE
+                || (d->key && (!e->s->key || strcmp(d->key, e->s->key)))) {
+                continue;
+            }
+            failed = mxhr_stream_push(e->s, d->content_type, d->headers,
+                                      d->body, d->len);
+            if (failed != MXHR_END_NONE) {
+                mxhr_stream_end(e->s, failed);
+                entry_ended(e, now);
+            }
+        }
+        free(d);
+    }
+}
+
 /* A graceful restart or stop: the old child waits for its connections,
  * so end every stream now, with its closing delimiter. */
 static void end_all(apr_time_t now)
@@ -773,6 +855,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
              * one epoll_wait reports each descriptor once. */
         }
         take_incoming(now);
+        run_deliveries(now);
         if (engine.stopping || mxhr_mpm_stopping()) {
             engine.stopping = 1;
             end_all(now);
@@ -811,6 +894,12 @@ static apr_status_t engine_cleanup(void *data)
         mxhr_engine_wake();
         apr_thread_join(&rv, engine.thread);
         engine.thread = NULL;
+    }
+    while (engine.deliveries) {
+        mxhr_delivery *d = engine.deliveries;
+
+        engine.deliveries = d->next;
+        free(d);
     }
     return APR_SUCCESS;
 }
@@ -863,6 +952,46 @@ void mxhr_engine_wake(void)
             /* the counter is full: the engine is awake anyway */
         }
     }
+}
+
+apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
+                                 const char *headers, const char *body,
+                                 apr_size_t len)
+{
+    apr_size_t lk = key ? strlen(key) + 1 : 0;
+    apr_size_t lc = strlen(content_type) + 1;
+    apr_size_t lh = headers ? strlen(headers) + 1 : 1;
+    mxhr_delivery *d;
+    char *p;
+
+    if (apr_atomic_read32(&engine.state) != 1) {
+        return APR_ENOTIMPL;    /* no engine (yet) in this child */
+    }
+    d = malloc(sizeof(*d) + lk + lc + lh + len);
+    if (!d) {
+        return APR_ENOMEM;
+    }
+    p = (char *)(d + 1);
+    d->next = NULL;
+    d->key = key ? memcpy(p, key, lk) : NULL;
+    p += lk;
+    d->content_type = memcpy(p, content_type, lc);
+    p += lc;
+    d->headers = headers ? memcpy(p, headers, lh) : memcpy(p, "", 1);
+    p += lh;
+    d->body = len ? memcpy(p, body, len) : p;
+    d->len = len;
+    apr_thread_mutex_lock(engine.mutex);
+    if (engine.deliveries_tail) {
+        engine.deliveries_tail->next = d;
+    }
+    else {
+        engine.deliveries = d;
+    }
+    engine.deliveries_tail = d;
+    apr_thread_mutex_unlock(engine.mutex);
+    mxhr_engine_wake();
+    return APR_SUCCESS;
 }
 
 apr_uint32_t mxhr_engine_streams(void)

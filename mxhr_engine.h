@@ -9,6 +9,8 @@
 #ifndef MXHR_ENGINE_H
 #define MXHR_ENGINE_H
 
+#include <sys/uio.h>
+
 #include "httpd.h"
 
 #include "mxhr_stream.h"
@@ -44,6 +46,26 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake);
  * stream must end (its send buffer overflowed, the client is gone). */
 mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
                                   apr_size_t len);
+
+/* The same for several buffers, written as one. */
+mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
+                                   int n);
+
+/* Any thread: "deliver this one buffer to these streams now". Copies
+ * the message and returns at once; the engine thread then writes it as
+ * the next part of every live stream of this child whose key equals key
+ * (NULL: every stream), with its Content-Type and the extra part
+ * headers (each ending CRLF, or NULL). The body is shared by all: each
+ * stream only adds its own headers and delimiter, and a socket that
+ * takes the whole part at once costs no copy. Deliveries keep their
+ * order. Streams handed to the engine in the last few milliseconds (see
+ * SETTLE in mxhr_engine.c) are not reached yet: a channel resumes them
+ * from its store. APR_ENOTIMPL where this child has no engine (no stream
+ * has reached it yet, or not the event MPM). Channels fan out through
+ * it. */
+apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
+                                 const char *headers, const char *body,
+                                 apr_size_t len);
 
 /* Any thread: makes the engine look at its streams now (e.g. a graceful
  * stop). */

@@ -15,6 +15,7 @@
 #include "ap_mpm.h"
 
 #include "mxhr_engine.h"
+#include "mxhr_frame.h"
 #include "mxhr_stream.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -263,6 +264,77 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
         }
     }
     mxhr_stream_end(s, why);
+}
+
+mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
+                                 const char *headers, const char *body,
+                                 apr_size_t len)
+{
+    apr_size_t hl = headers ? strlen(headers) : 0;
+    apr_size_t bl = strlen(s->boundary);
+    apr_size_t head_size = CHUNK_HEAD + 128 + 2 * bl + strlen(content_type)
+                           + hl;
+    char *head = malloc(head_size);
+    char tail[4 + MXHR_BOUNDARY_MAX + CHUNK_TAIL + 1];
+    struct iovec v[3];
+    apr_size_t tl;
+    mxhr_end_reason failed;
+    mxhr_counters *k;
+    int n;
+
+    if (!head) {
+        return MXHR_END_ERROR;
+    }
+    /* The part as mxhr_part() frames a section: the first opens the
+     * body with the dash-boundary; each ends with CRLF "--boundary". */
+    n = apr_snprintf(head + CHUNK_HEAD, head_size - CHUNK_HEAD,
+                     "%s%s\r\nContent-Type: %s\r\nContent-Length: %"
+                     APR_SIZE_T_FMT "\r\nMxhr-Seq: %" APR_INT64_T_FMT
+                     "\r\n%s\r\n", s->seq == 0 ? "--" : "",
+                     s->seq == 0 ? s->boundary : "", content_type, len,
+                     s->seq + 1, headers ? headers : "");
+    tl = (apr_size_t)apr_snprintf(tail, sizeof(tail), "\r\n--%s",
+                                  s->boundary);
+    v[0].iov_base = head + CHUNK_HEAD;
+    v[0].iov_len = (apr_size_t)n;
+    v[1].iov_base = (void *)body;
+    v[1].iov_len = len;
+    v[2].iov_base = tail;
+    v[2].iov_len = tl;
+    if (s->chunked) {
+        char size[CHUNK_HEAD];
+        int h = apr_snprintf(size, sizeof(size), "%" APR_UINT64_T_HEX_FMT
+                             "\r\n", (apr_uint64_t)(n + len + tl));
+
+        v[0].iov_base = head + CHUNK_HEAD - h;
+        memcpy(v[0].iov_base, size, h);
+        v[0].iov_len += h;
+        memcpy(tail + tl, "\r\n", 2);
+        v[2].iov_len += 2;
+    }
+    if (s->engine) {
+        failed = mxhr_engine_writev(s, v, 3);
+    }
+    else {
+        int i;
+
+        for (i = 0; i < 3; i++) {
+            APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
+                v[i].iov_base, v[i].iov_len, s->c->bucket_alloc));
+        }
+        failed = pass_flush(s, s->chunked ? s->c->output_filters
+                                          : s->r->output_filters);
+    }
+    free(head);
+    if (failed == MXHR_END_NONE) {
+        s->seq++;
+        s->bytes += n + len + tl;
+        k = mxhr_shared_counters();
+        if (k) {
+            apr_atomic_inc64(&k->sections_sent);
+        }
+    }
+    return failed;
 }
 
 static void send_section(mxhr_stream *s, apr_time_t now)

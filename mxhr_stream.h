@@ -36,6 +36,7 @@ struct mxhr_stream {
     const char *boundary;
     const mxhr_source *source;
     void *source_ctx;
+    const char *key;            /* what deliveries it takes; NULL: all */
     apr_bucket_brigade *bb;
     apr_socket_t *csd;          /* NULL where we must not poll (HTTP/2) */
     apr_time_t start;
@@ -79,6 +80,13 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now);
 
 /* 1 once the MPM says this child is stopping (graceful or not). */
 int mxhr_mpm_stopping(void);
+
+/* Sends body (len bytes, of media type content_type, with the extra
+ * part headers, each ending CRLF, or NULL) as the stream's next part,
+ * now. Returns MXHR_END_NONE, or why the stream must end. */
+mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
+                                 const char *headers, const char *body,
+                                 apr_size_t len);
 
 /* Marks the stream ended without writing anything (the client is gone),
  * counted and logged as why. */

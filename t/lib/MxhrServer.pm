@@ -38,6 +38,9 @@ sub start {
     # Extra modules by name, e.g. load => ['reqtimeout'].
     my $load = join '', map { "LoadModule ${_}_module $MODS/mod_$_.so\n" }
                             @{ $o{load} || [] };
+    # Test modules built with the tree, e.g. test_so => ['mxhr_test'].
+    $load .= join '', map { "LoadModule ${_}_module $src/t/modules/.libs/mod_$_.so\n" }
+                          @{ $o{test_so} || [] };
     # TLS on a second port, with a self-signed certificate made here.
     my ($ssl, $ssl_port) = ('', undef);
     if ($o{ssl}) {
