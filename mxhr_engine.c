@@ -68,10 +68,14 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
  * then marks the connection suspended): the engine takes a stream only
  * once c->sbh is NULL and this long has passed since the hook. */
 #define SETTLE apr_time_from_msec(5)
-/* The engine wakes for timers on a grid of this step: streams due within
- * the same step share one wake-up (thread switches were most of the CPU
- * time when each section had its own), for at most this much lateness. */
-#define TIMER_GRID apr_time_from_msec(5)
+/* Sections due close together share one wake-up of the engine: it
+ * sleeps until the earliest is this late (at most a tenth of that
+ * stream's interval), then sends everything due. Each send to a client
+ * asleep in its poll costs a wake-up of the client, mostly charged to
+ * the sender; batched, fewer of them happen (measured at 10,000 streams,
+ * 1 s: CPU per section 0.0133 s per 1k with 5 ms, 0.0113 with 20 ms,
+ * 0.0106 with 50 ms; delay p99 6, 20, 50 ms). */
+#define TIMER_SLACK apr_time_from_msec(20)
 /* Results per poll; more events wait for the next poll. */
 #define POLL_BATCH 1024
 
@@ -819,11 +823,13 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
         int n, i;
 
         if (engine.heap_n) {
-            apr_time_t at = engine.heap[0]->due;
-            apr_interval_time_t d;
+            mxhr_entry *top = engine.heap[0];
+            apr_interval_time_t slack = top->s->set.interval / 10, d;
 
-            at = (at + TIMER_GRID - 1) / TIMER_GRID * TIMER_GRID;
-            d = at - now;
+            if (slack > TIMER_SLACK) {
+                slack = TIMER_SLACK;
+            }
+            d = top->due + slack - now;
             timeout = d < 0 ? 0 : (d < timeout ? d : timeout);
         }
         if (engine.settling && timeout > SETTLE) {

@@ -387,8 +387,9 @@ static int client_gone(mxhr_stream *s)
     if (s->aborted || (s->c && s->c->aborted)) {
         return 1;
     }
-    /* The engine's pollset tells it of a hang-up at once. */
-    if (s->eof_watched) {
+    /* The engine's pollset tells it of a hang-up at once; and before
+     * the first section the request has only just been read. */
+    if (s->eof_watched || s->seq == 0) {
         return 0;
     }
     /* Nobody reads a streaming connection: ask the socket whether the

@@ -3,7 +3,8 @@
  * measures them, cheaply (epoll, no per-part allocation).
  *
  *   loadclient -p PORT -u /path -n STREAMS [-r RATE] [-t HOLD_S]
- *              [-i INTERVAL_MS] [-P PROCS] [-H 'Header: v']
+ *              [-i INTERVAL_MS] [-P PROCS] [-H 'Header: v'] [-S]
+ *              [-A ADDRS] [-s STUCK_PCT]
  *
  * Opens STREAMS connections at RATE per second, holds them HOLD_S
  * seconds after the last one opened, and reads every part whose body is
@@ -14,6 +15,11 @@
  *   -S, the part's own stamp (a publisher's time: nchan).
  * Prints one line of key=value results. -P forks that many processes,
  * each holding STREAMS/PROCS, for more descriptors than one may have.
+ * -A spreads the connections over the source addresses 127.0.0.1 to
+ * 127.0.0.ADDRS (one address has fewer ephemeral ports than 50,000
+ * streams need). -s makes STUCK_PCT percent of the streams stuck
+ * readers: a small receive buffer and never a read after the request;
+ * the statistics are the other streams'.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -42,7 +48,7 @@ typedef struct {
 
 typedef struct {
     hist gap, delay;
-    uint64_t parts, expected, streams_ok, refused, never, errors;
+    uint64_t parts, expected, streams_ok, refused, never, errors, stuck;
 } results;
 
 typedef struct {
@@ -60,6 +66,7 @@ typedef struct {
     int64_t stamp;
     int64_t first_stamp, first_at, last_at;
     uint64_t parts;
+    int stuck;
 } conn;
 
 static int64_t now_ms(void)
@@ -100,6 +107,8 @@ static int64_t hist_pct(const hist *h, double p)
 
 static int stamp_relative;          /* -S: delay from the part's stamp */
 static int interval_ms = 1000;
+static int addrs = 1;               /* -A: source addresses */
+static int stuck_pct;               /* -s: stuck readers, percent */
 
 static void on_part(conn *c, results *R, int64_t at)
 {
@@ -275,6 +284,31 @@ static void run(int port, const char *path, int n, double rate, int hold_s,
                 R->errors++;
                 continue;
             }
+            /* Evenly spread: stream i is stuck when the running share of
+             * stuck ones steps up at i. */
+            c->stuck = (opened - 1) * stuck_pct / 100 != opened * stuck_pct / 100;
+            if (c->stuck) {
+                int small = 1024;
+                setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+                R->stuck++;
+            }
+            if (addrs > 1) {
+                struct sockaddr_in src;
+                int one = 1;
+
+                memset(&src, 0, sizeof(src));
+                src.sin_family = AF_INET;
+                src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (opened % addrs));
+                /* The port is chosen at connect, per address. */
+                setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                           sizeof(one));
+                if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+                    R->errors++;
+                    close(c->fd);
+                    c->fd = -1;
+                    continue;
+                }
+            }
             if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
                 && errno != EINPROGRESS) {
                 R->errors++;
@@ -302,6 +336,10 @@ static void run(int port, const char *path, int n, double rate, int hold_s,
                 if (write(c->fd, req, reqlen) != reqlen) {
                     R->errors++;
                 }
+                if (c->stuck) {         /* never reads again */
+                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    continue;
+                }
                 ev.events = EPOLLIN;
                 ev.data.ptr = c;
                 epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -326,7 +364,10 @@ static void run(int port, const char *path, int n, double rate, int hold_s,
     end = now_ms();
     for (i = 0; i < opened; i++) {
         conn *c = &cs[i];
-        if (c->parts == 0) {
+        if (c->stuck) {
+            /* not counted either way */
+        }
+        else if (c->parts == 0) {
             R->never++;
         }
         else {
@@ -359,6 +400,7 @@ static void merge(results *a, const results *b)
     a->refused += b->refused;
     a->never += b->never;
     a->errors += b->errors;
+    a->stuck += b->stuck;
 }
 
 int main(int argc, char **argv)
@@ -370,7 +412,7 @@ int main(int argc, char **argv)
     results *total = calloc(1, sizeof(results));
     struct rlimit rl;
 
-    while ((opt = getopt(argc, argv, "p:u:n:r:t:i:P:H:S")) != -1) {
+    while ((opt = getopt(argc, argv, "p:u:n:r:t:i:P:H:SA:s:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'u': path = optarg; break;
@@ -381,14 +423,18 @@ int main(int argc, char **argv)
         case 'P': procs = atoi(optarg); break;
         case 'H': if (nheaders < 16) headers[nheaders++] = optarg; break;
         case 'S': stamp_relative = 1; break;
+        case 'A': addrs = atoi(optarg); break;
+        case 's': stuck_pct = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: %s -p PORT -u PATH -n STREAMS [-r RATE] "
-                    "[-t HOLD_S] [-i INTERVAL_MS] [-P PROCS] [-H HDR] [-S]\n",
+                    "[-t HOLD_S] [-i INTERVAL_MS] [-P PROCS] [-H HDR] [-S] "
+                    "[-A ADDRS] [-s STUCK_PCT]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (!port || n < 1 || procs < 1 || interval_ms < 1) {
+    if (!port || n < 1 || procs < 1 || interval_ms < 1 || addrs < 1
+        || addrs > 250 || stuck_pct < 0 || stuck_pct > 100) {
         fprintf(stderr, "loadclient: -p PORT and positive -n, -P, -i\n");
         return 2;
     }
@@ -438,11 +484,12 @@ int main(int argc, char **argv)
         while (wait(NULL) > 0) {
         }
     }
-    printf("streams=%d ok=%llu never=%llu refused=%llu errors=%llu "
+    printf("streams=%d stuck=%llu ok=%llu never=%llu refused=%llu errors=%llu "
            "parts=%llu expected=%llu "
            "gap_p50=%lld gap_p99=%lld gap_max=%lld "
            "delay_p50=%lld delay_p99=%lld delay_max=%lld\n",
-           n, (unsigned long long)total->streams_ok,
+           n, (unsigned long long)total->stuck,
+           (unsigned long long)total->streams_ok,
            (unsigned long long)total->never, (unsigned long long)total->refused,
            (unsigned long long)total->errors,
            (unsigned long long)total->parts, (unsigned long long)total->expected,

@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark on 127.0.0.1, one command, prints a table:
-#   mxhr-async     mod_mxhr on the event MPM, suspending between sections
-#   mxhr-blocking  the same httpd and threads with MxhrAsync off
+#   mxhr-async     mod_mxhr on the event MPM, its push engine
+#   mxhr-blocking  the same httpd and threads with MxhrAsync off (only
+#                  when asked for in BENCH_KINDS: it holds 50 streams)
 #   nchan          nginx-light + libnginx-mod-nchan, multipart/mixed
 #                  subscribers, a publisher posting epoch-ms once a second
-# For each N (default 1000 10000) and each server: streams held, never
-# served, sections received vs expected, gap and delay p50/p99/max,
-# server RSS per stream, server CPU seconds per 1000 sections. Each
+# For each N (default 10000 20000 50000) and each server: streams held,
+# never served, sections received vs expected, gap and delay
+# p50/p99/max, server RSS per stream, server CPU seconds per 1000
+# sections. Then the stress row: BENCH_STRESS_N streams (default 10000)
+# of which BENCH_STUCK percent (default 5) are stuck readers (small
+# receive buffer, never read): the other readers' gaps. Each
 # configuration runs BENCH_REPEAT times (default 3); the table shows
-# medians, and the ratios to nchan come from the same invocation.
+# medians, and the ratios to nchan come from the same invocation. The
+# load client spreads its connections over BENCH_ADDRS source addresses
+# (127.0.0.1 to .4 by default: one address has too few ephemeral ports
+# for 50,000 streams).
 #
 #   bash bench/run.sh [N ...]
 #   BENCH_HOLD=15 BENCH_REPEAT=3 BENCH_THREADS=25 bash bench/run.sh 1000
-#   BENCH_KINDS="mxhr-async nchan" bash bench/run.sh 10000
+#   BENCH_KINDS="mxhr-async nchan" BENCH_STRESS_N=0 bash bench/run.sh 10000
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src"
 HOLD=${BENCH_HOLD:-15}
 REPEAT=${BENCH_REPEAT:-3}
-THREADS=${BENCH_THREADS:-25}      # per child; 2 children
-RATE=${BENCH_RATE:-2000}          # new streams per second
-[ $# -gt 0 ] || set -- 1000 10000
+# Processes per server: httpd children and nginx workers alike, 4 so
+# that 50,000 streams fit where a process may only have 20,000
+# descriptors. 4 x 16 = 64 worker threads in all.
+CHILDREN=${BENCH_CHILDREN:-4}
+THREADS=${BENCH_THREADS:-16}      # per child
+RATE=${BENCH_RATE:-4000}          # new streams per second
+ADDRS=${BENCH_ADDRS:-4}           # source addresses 127.0.0.1..N
+STRESS_N=${BENCH_STRESS_N:-10000} # 0: no stress row
+STUCK=${BENCH_STUCK:-5}           # percent stuck readers in the stress row
+[ $# -gt 0 ] || set -- 10000 20000 50000
 
 bash scripts/deps.sh build bench
 bash scripts/build.sh
@@ -34,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 gcc -O2 -Wall -o "$work/loadclient" bench/loadclient.c
-# Enough descriptors for 10,000 streams on both ends.
+# Enough descriptors for 50,000 streams on both ends.
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 procs=$(( $(ulimit -n) > 25000 ? 1 : 8 ))
 
@@ -61,18 +75,20 @@ LoadModule mxhr_module $src/.libs/mod_mxhr.so
 ErrorLog $d/error_log
 LogLevel warn
 DocumentRoot $d
+# As Debian's apache2.conf has it: no .htaccess lookups per request.
+<Directory />
+    AllowOverride None
+</Directory>
 Timeout 30
-# $((2 * THREADS)) worker threads in all, in 2 children that never change.
-ServerLimit 2
-StartServers 2
+# $((CHILDREN * THREADS)) worker threads in all, in $CHILDREN children that never change.
+ServerLimit $CHILDREN
+StartServers $CHILDREN
 ThreadsPerChild $THREADS
-MinSpareThreads $((2 * THREADS))
-MaxSpareThreads $((2 * THREADS))
-MaxRequestWorkers $((2 * THREADS))
+MinSpareThreads $((CHILDREN * THREADS))
+MaxSpareThreads $((CHILDREN * THREADS))
+MaxRequestWorkers $((CHILDREN * THREADS))
 MaxConnectionsPerChild 0
 ${BENCH_HTTPD_EXTRA:-}
-# Streams per child / ThreadsPerChild, with room to spare (see README).
-AsyncRequestWorkerFactor 400
 MxhrAsync $async
 <Location /s>
     SetHandler mxhr-stream
@@ -91,13 +107,13 @@ start_nchan() {     # dir port
     mkdir -p "$d"
     cat > "$d/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-worker_processes 2;
-worker_rlimit_nofile 100000;
+worker_processes $CHILDREN;
+worker_rlimit_nofile 200000;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
 daemon on;
 $( [ "$(id -u)" = 0 ] && echo "user www-data;" )
-events { worker_connections 30000; }
+events { worker_connections 60000; }
 http {
     access_log off;
     client_body_temp_path $d/body;
@@ -171,9 +187,11 @@ publisher() {   # port: posts epoch-ms at each whole second
 results="$work/results.txt"
 : > "$results"
 hz=$(getconf CLK_TCK)
-run_one() {     # kind N repeat
-    local kind=$1 n=$2 rep=$3 port d pid pubpid="" out path args try
-    d="$work/$kind-$n-$rep"
+run_one() {     # kind N repeat [stuck-percent]
+    local kind=$1 n=$2 rep=$3 stuck=${4:-0} port d pid pubpid="" out path args try
+    local label=$kind
+    [ "$stuck" = 0 ] || label="$kind+${stuck}%stuck"
+    d="$work/$label-$n-$rep"
     # Ports below the ephemeral range, where the load client's own
     # sockets (and their TIME_WAITs) live; another one if taken.
     for try in 1 2 3 4 5; do
@@ -192,31 +210,51 @@ run_one() {     # kind N repeat
             publisher "$port" & pubpid=$! ;;
     esac
     sleep 1
-    local rss0 cpu0 rss1 cpu1 ramp
+    local rss0 cpu0 rss1 cpu1 ramp cpu_s t_s t_e
     rss0=$(rss_kb "$pid"); cpu0=$(cpu_ticks "$pid")
     ramp=$(( (n + RATE - 1) / RATE ))
     "$work/loadclient" -p "$port" -u "$path" -n "$n" -r "$RATE" -t "$HOLD" \
-        -i 1000 -P "$procs" "${args[@]}" > "$d.out" &
+        -i 1000 -P "$procs" -A "$ADDRS" -s "$stuck" "${args[@]}" > "$d.out" &
     local lc=$!
-    sleep $(( ramp + HOLD / 2 ))
+    # The steady state, every stream open: from a second after the ramp
+    # to the end of the hold, the server sends (n - stuck) sections a
+    # second; its CPU then is the CPU per section without the cost of
+    # opening the streams.
+    sleep $(( ramp + 1 ))
+    cpu_s=$(cpu_ticks "$pid"); t_s=$(date +%s%N)
+    sleep $(( HOLD / 2 - 1 ))
     rss1=$(rss_kb "$pid")
+    sleep $(( HOLD - HOLD / 2 - 2 ))
+    cpu1=$(cpu_ticks "$pid"); t_e=$(date +%s%N)
     wait "$lc"
-    cpu1=$(cpu_ticks "$pid")
+    # The whole life of the streams: opening, holding and, once the
+    # client has gone, closing them (nchan closes its side then; the
+    # engine frees httpd's part of a stream when it takes it over).
+    sleep 2
+    local cpu_all
+    cpu_all=$(cpu_ticks "$pid")
     [ -z "$pubpid" ] || { kill "$pubpid" 2>/dev/null; wait "$pubpid" 2>/dev/null || true; }
     kill -TERM "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     out=$(cat "$d.out")
-    echo "kind=$kind n=$n rep=$rep rss0=$rss0 rss1=$rss1 cpu=$(( cpu1 - cpu0 )) hz=$hz $out" \
+    echo "kind=$label n=$n rep=$rep rss0=$rss0 rss1=$rss1 cpu=$(( cpu_all - cpu0 )) hz=$hz steady_cpu=$(( cpu1 - cpu_s )) steady_ms=$(( (t_e - t_s) / 1000000 )) $out" \
         | tee -a "$results"
 }
 
 for n in "$@"; do
     for rep in $(seq 1 "$REPEAT"); do
-        for kind in ${BENCH_KINDS:-mxhr-async mxhr-blocking nchan}; do
+        for kind in ${BENCH_KINDS:-mxhr-async nchan}; do
             run_one "$kind" "$n" "$rep"
         done
     done
 done
+if [ "$STRESS_N" -gt 0 ]; then
+    for rep in $(seq 1 "$REPEAT"); do
+        for kind in ${BENCH_KINDS:-mxhr-async nchan}; do
+            run_one "$kind" "$STRESS_N" "$rep" "$STUCK"
+        done
+    done
+fi
 
 echo
 perl "$src/bench/report.pl" "$results"
