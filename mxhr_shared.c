@@ -24,7 +24,20 @@ APLOG_USE_MODULE(mxhr);
 extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* What one child's streams hold now, so that the parent can give it
- * back when the child dies without releasing it (a crash, SIGKILL). */
+ * back when the child dies without releasing it (a crash, SIGKILL).
+ *
+ * A row is claimed by PID, not by scoreboard slot: a child does not
+ * know its slot at child_init (the MPM keeps it to itself, and the
+ * parent writes the PID into the scoreboard only after the fork), and
+ * under worker a new child may take the slot of one of the same
+ * generation that is still finishing its requests.
+ *
+ * A child may be killed between any two of its atomic operations, so a
+ * row is only ever raised after the total and lowered before it: a row
+ * never holds more than the total counts for it, and the parent can
+ * subtract it without wrapping the total round (which would refuse
+ * every stream of the vhost until the next restart). The worst such a
+ * kill can do is leave one place taken. */
 typedef struct {
     volatile apr_uint32_t pid;          /* 0: free */
     volatile apr_uint32_t gauge[2];     /* suspended, blocking */
@@ -143,6 +156,7 @@ int mxhr_shared_take(mxhr_hold *h, server_rec *s, int max)
         apr_atomic_inc64(&segment->total.refused_full);
         return 0;
     }
+    /* The row after the total: see child_row. */
     if (my_row) {
         apr_atomic_inc32(&my_row->vhost[sc->slot]);
     }
@@ -171,21 +185,22 @@ void mxhr_shared_release(mxhr_hold *h)
     if (!segment) {
         return;
     }
+    /* The row before the totals: see child_row. */
     for (g = MXHR_GAUGE_SUSPENDED; g <= MXHR_GAUGE_BLOCKING; g <<= 1) {
         if (h->gauges & g) {
-            apr_atomic_dec64(gauge_total(g));
             if (my_row) {
                 apr_atomic_dec32(&my_row->gauge[g == MXHR_GAUGE_BLOCKING]);
             }
+            apr_atomic_dec64(gauge_total(g));
         }
     }
     h->gauges = 0;
     if (h->vhost >= 0) {
-        apr_atomic_dec32(&segment->vhost_streams[h->vhost]);
-        apr_atomic_dec64(&segment->total.streams_open);
         if (my_row) {
             apr_atomic_dec32(&my_row->vhost[h->vhost]);
         }
+        apr_atomic_dec32(&segment->vhost_streams[h->vhost]);
+        apr_atomic_dec64(&segment->total.streams_open);
         h->vhost = -1;
     }
 }
@@ -223,26 +238,27 @@ static void mxhr_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
         if (row->pid != (apr_uint32_t)pid) {
             continue;
         }
+        /* The child is gone, nobody else writes its row: each count is
+         * final. Zeroed before the row is freed, so the next child to
+         * claim it starts from nothing. */
         held = 0;
         for (j = 0; j < segment->nslots; j++) {
-            apr_uint32_t n = row->vhost[j];
+            apr_uint32_t n = apr_atomic_xchg32(&row->vhost[j], 0);
 
             if (n) {
                 apr_atomic_sub32(&segment->vhost_streams[j], n);
                 apr_atomic_add64(&segment->total.streams_open,
                                  (apr_uint64_t)0 - n);
-                row->vhost[j] = 0;
                 held += n;
             }
         }
         for (j = 0; j < 2; j++) {
-            apr_uint32_t n = row->gauge[j];
+            apr_uint32_t n = apr_atomic_xchg32(&row->gauge[j], 0);
 
             if (n) {
                 apr_atomic_add64(j ? &segment->total.streams_blocking
                                    : &segment->total.streams_suspended,
                                  (apr_uint64_t)0 - n);
-                row->gauge[j] = 0;
             }
         }
         if (held) {
