@@ -1,15 +1,18 @@
 # A child that dies holding streams (SIGKILL: no cleanup runs) gives its
 # MxhrMaxStreams places and its share of the gauges back: the parent
 # learns of the exit and takes back what the child's row still holds.
+# Under each MPM one child is killed, then every child holding streams:
+# the survivors (streams from before and after the first kill) and the
+# new children, which took the rows of the dead. Under event once more
+# after a graceful restart, in a generation other than the first.
 use strict;
 use warnings FATAL => 'all';
 use Test::More;
+use List::Util qw(min sum0);
 use Time::HiRes qw(time sleep);
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use MxhrServer;
-
-plan tests => 2 * 7;
 
 my $loc = <<'CONF';
 MxhrMaxStreams %d
@@ -20,48 +23,129 @@ MxhrMaxStreams %d
 </Location>
 CONF
 
+# MPM, MxhrMaxStreams, pool: enough workers for every stream and for
+# the requests around them while the dead are replaced; ServerLimit
+# leaves room for a new generation beside the old one.
+my @cases = (
+    ['event', 50, MxhrServer::event_pool(children => 2, threads => 10,
+                                         factor => 40, limit => 4)],
+    ['worker', 30, "ServerLimit 4\nStartServers 2\nThreadsPerChild 20\n"
+                   . "MinSpareThreads 20\nMaxSpareThreads 80\n"
+                   . "MaxRequestWorkers 80\n"],
+    ['prefork', 6, "StartServers 16\nMinSpareServers 16\nMaxSpareServers 20\n"
+                   . "ServerLimit 20\nMaxRequestWorkers 20\n"],
+);
+plan tests => 3 * 14 + 8;
+
 # Sockets a process has open, from /proc (children run as our user).
 sub sockets {
     my $pid = shift;
     return scalar grep { (readlink($_) // '') =~ /^socket:/ } glob "/proc/$pid/fd/*";
 }
 
-for my $case (['event', 50, MxhrServer::event_pool(children => 2, threads => 10, factor => 40)],
-              ['prefork', 8, "StartServers 12\nMinSpareServers 12\nMaxSpareServers 20\n"
-                             . "ServerLimit 20\nMaxRequestWorkers 20\n"]) {
+# Every stream has its first section, or was refused.
+sub answered {
+    return !grep { !@{ $_->{parts} } && !$_->{eof} } $_[0]->conns;
+}
+
+sub open_all {
+    my ($srv, $what, $n) = @_;
+    my $r = $srv->open_streams('/s', $n);
+    $r->pump(5, \&answered);
+    is scalar(grep { ($_->{status} // 0) == 200 && @{ $_->{parts} } } $r->conns),
+       $n, "$what: $n streams, the limit";
+    return $r;
+}
+
+# Kills @victims and checks that what they held was given back: the
+# gauges count the streams still open, the error log names each child
+# with its count, as many new streams as ended are admitted and one
+# more is refused. Returns a reader of every stream still open.
+sub crash {
+    my ($srv, $what, $max, $r, @victims) = @_;
+    my ($gauge, $other) = $srv->{mpm} eq 'event'
+        ? ('MxhrStreamsSuspended', 'MxhrStreamsBlocking')
+        : ('MxhrStreamsBlocking', 'MxhrStreamsSuspended');
+    my $open = grep { !$_->{eof} } $r->conns;
+    kill 'KILL', @victims;
+    my ($st, $left, %held, $ok) = ({}, $open);
+    my $t0 = time;
+    while (!$ok && time - $t0 < 5) {
+        # Reaped, so every socket they had is closed: the reads below
+        # see all the ends, and the counts seen afterwards are final.
+        my $reaped = !grep { kill 0, $_ } @victims;
+        # (pump would spin with nothing left to read)
+        $left = grep { !$_->{eof} } $r->conns;
+        $left ? $r->pump(0.2) : sleep 0.2;
+        $left = grep { !$_->{eof} } $r->conns;
+        my $log = $srv->error_log;
+        %held = map { $_ => ($log =~ /MXHR003: child $_ exited holding (\d+) streams/
+                             ? $1 : 0) } @victims;
+        $st = $srv->status;
+        $ok = $reaped && ($st->{MxhrStreamsOpen} // -1) == $left
+              && ($st->{$gauge} // -1) == $left && ($st->{$other} // -1) == 0
+              && sum0(values %held) == $open - $left;
+    }
+    is $st->{MxhrStreamsOpen}, $left,
+       sprintf "$what: MxhrStreamsOpen is back to the %d still open (%.1fs)",
+               $left, time - $t0;
+    is(($st->{$gauge} // 'none') . '/' . ($st->{$other} // 'none'), "$left/0",
+       "$what: $gauge too, $other 0");
+    is sum0(values %held), $open - $left,
+       "$what: the error log names the " . ($open - $left) . ' given back ('
+       . join(', ', map { "$_: $held{$_}" } sort keys %held) . ')';
+    my $more = $srv->open_streams('/s', $max - $left);
+    $more->pump(5, \&answered);
+    is scalar(grep { ($_->{status} // 0) == 200 } $more->conns), $max - $left,
+       "$what: the places are free: " . ($max - $left) . ' new streams admitted';
+    my $over = $srv->open_streams('/s', 1);
+    $over->pump(5, sub { defined $_[0]{conns}[0]{status} || $_[0]{conns}[0]{eof} });
+    is $over->{conns}[0]{status}, 503, "$what: and one more is refused";
+    $over->close_all;
+    return MxhrServer::Reader->merge($r, $more);
+}
+
+# The child holding most streams, with how many sockets more than idle.
+sub holder {
+    my ($idle, @kids) = @_;
+    my %more = map { $_ => sockets($_) - ($idle->{$_} // min values %$idle) } @kids;
+    my ($pid) = sort { $more{$b} <=> $more{$a} } @kids;
+    return ($pid, $more{$pid});
+}
+
+for my $case (@cases) {
     my ($mpm, $max, $pool) = @$case;
     my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . sprintf($loc, $max));
     my %idle = map { $_ => sockets($_) } $srv->children;
-    my $r = $srv->open_streams('/s', $max);
-    $r->pump(1.5, sub { !grep { !@{ $_->{parts} } } $_[0]->conns });
-    is scalar(grep { ($_->{status} // 0) == 200 } $r->conns), $max, "$mpm: $max streams, the limit";
-    # The child holding most streams.
-    my ($victim) = sort { sockets($b) - ($idle{$b} // 0) <=> sockets($a) - ($idle{$a} // 0) }
-                   $srv->children;
-    my $held = sockets($victim) - ($idle{$victim} // 0);
+    my $base = min values %idle;
+    my $r = open_all($srv, $mpm, $max);
+
+    my ($victim, $held) = holder(\%idle, $srv->children);
     cmp_ok $held, '>', 0, "$mpm: child $victim holds streams ($held sockets more than idle)";
-    kill 'KILL', $victim;
-    $r->pump(1);
-    my $left = grep { !$_->{eof} } $r->conns;
-    my ($st, $t0) = ({}, time);
-    while (time - $t0 < 5) {
-        $st = $srv->status;
-        last if ($st->{MxhrStreamsOpen} // -1) == $left;
-        sleep 0.2;
+    $r = crash($srv, "$mpm, one child killed", $max, $r, $victim);
+
+    # Every child with a stream; a new child counts from its own start.
+    my @holders = grep { sockets($_) > $base } $srv->children;
+    cmp_ok scalar(@holders), '>', 0, "$mpm: children holding streams: @holders";
+    $r = crash($srv, "$mpm, every holder killed", $max, $r, @holders);
+    $r->close_all;
+
+    if ($mpm eq 'event') {
+        # The old generation's children end their streams and exit; the
+        # counts and rows are the new generation's.
+        my @old = $srv->children;
+        kill 'USR1', $srv->pid;
+        my $t0 = time;
+        sleep 0.1 while grep({ kill 0, $_ } @old) && time - $t0 < 5;
+        ok !grep({ kill 0, $_ } @old), "$mpm: graceful restart, the old children exited";
+        %idle = map { $_ => sockets($_) } $srv->children;
+        $r = open_all($srv, "$mpm, new generation", $max);
+        ($victim, $held) = holder(\%idle, $srv->children);
+        cmp_ok $held, '>', 0, "$mpm, new generation: child $victim holds streams";
+        $r = crash($srv, "$mpm, new generation, one child killed", $max, $r, $victim);
+        $r->close_all;
     }
-    is $st->{MxhrStreamsOpen}, $left,
-       sprintf "$mpm: MxhrStreamsOpen is back to the %d still open (%.1fs)", $left, time - $t0;
-    my $gauge = $mpm eq 'event' ? 'MxhrStreamsSuspended' : 'MxhrStreamsBlocking';
-    is $st->{$gauge}, $left, "$mpm: and $gauge too";
-    my $more = $srv->open_streams('/s', $max - $left);
-    $more->pump(2, sub { !grep { !@{ $_->{parts} } } $_[0]->conns });
-    is scalar(grep { ($_->{status} // 0) == 200 } $more->conns), $max - $left,
-       "$mpm: the places are given back: " . ($max - $left) . ' new streams admitted';
-    my $over = $srv->open_streams('/s', 1);
-    $over->pump(2, sub { defined $_[0]{conns}[0]{status} });
-    is $over->{conns}[0]{status}, 503, "$mpm: and one more is refused";
-    like $srv->error_log, qr/MXHR003: child $victim exited holding ${\($max - $left)} streams/,
-         "$mpm: the error log says what was given back";
-    $_->close_all for $r, $more, $over;
+    unlike $srv->error_log, qr/MXHR002|\[core:(?:crit|emerg)\]/,
+           "$mpm: every child had a row; nothing else went wrong";
     $srv->stop;
 }
