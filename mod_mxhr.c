@@ -59,6 +59,28 @@ static int refuse(request_rec *r, const mxhr_settings *set)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* 1 when the stream ended before anything was sent (its first section
+ * could not be made): the response is still ours to turn into an
+ * error, and must not claim a chunked body it never sends. */
+static int first_failed(request_rec *r, const mxhr_stream *s)
+{
+    if (s->seq > 0 || r->sent_bodyct) {
+        return 0;
+    }
+    apr_table_unset(r->headers_out, "Transfer-Encoding");
+    return 1;
+}
+
+/* What a stream that sent nothing answers: 503 if the child began to
+ * stop meanwhile (the client retries with the next generation), else
+ * 500. */
+static int unsent_status(request_rec *r, const mxhr_stream *s,
+                         const mxhr_settings *set)
+{
+    return s->ended == MXHR_END_SHUTDOWN ? refuse(r, set)
+                                         : HTTP_INTERNAL_SERVER_ERROR;
+}
+
 static int mxhr_handler(request_rec *r)
 {
     const mxhr_dir_conf *dc;
@@ -187,7 +209,7 @@ static int mxhr_handler(request_rec *r)
         apr_time_t wake = mxhr_stream_step(s, apr_time_now());
 
         if (!wake) {
-            return OK;
+            return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
         }
         if (mxhr_engine_adopt(s, wake) == APR_SUCCESS) {
             return SUSPENDED;
@@ -196,7 +218,7 @@ static int mxhr_handler(request_rec *r)
     }
     mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_BLOCKING);
     mxhr_stream_run_blocking(s);
-    return OK;
+    return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
 }
 
 /* For other modules (mod_mxhr.h). */
