@@ -169,6 +169,35 @@ sub status {
     return { $r =~ /^(\w+): (\S+)\r?$/mg };
 }
 
+# /server-status?auto without waiting for the answer, for tests that
+# must keep reading their streams meanwhile (a blocked server may take
+# seconds to answer): $h = $srv->status_begin; later
+# $srv->status_end($h) returns the counters once the answer is complete
+# (the server closed), or undef until then.
+sub status_begin {
+    my $self = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->{port}, Timeout => 5)
+        or return undef;
+    syswrite $s, "GET /server-status?auto HTTP/1.0\r\nHost: x\r\n\r\n";
+    $s->blocking(0);
+    return { sock => $s, buf => '', t0 => time };
+}
+
+sub status_end {
+    my ($self, $h) = @_;
+    return {} unless $h;
+    while (1) {
+        my $n = sysread $h->{sock}, my $buf, 65536;
+        return undef if !defined $n;          # nothing yet
+        if ($n == 0) {
+            close $h->{sock};
+            return { $h->{buf} =~ /^(\w+): (\S+)\r?$/mg };
+        }
+        $h->{buf} .= $buf;
+    }
+}
+
 sub stop {
     my $self = shift;
     my $pid = $self->{pid} or return;
@@ -193,6 +222,27 @@ sub close_wait {
         }
     }
     return $n;
+}
+
+# Server-side TCP sockets of our port by state name (ESTABLISHED,
+# CLOSE_WAIT, FIN_WAIT1, ...), listening socket excluded, from /proc.
+my %TCP_STATE = ('01' => 'ESTABLISHED', '02' => 'SYN_SENT', '03' => 'SYN_RECV',
+                 '04' => 'FIN_WAIT1', '05' => 'FIN_WAIT2', '06' => 'TIME_WAIT',
+                 '07' => 'CLOSE', '08' => 'CLOSE_WAIT', '09' => 'LAST_ACK',
+                 '0B' => 'CLOSING');
+sub server_sockets {
+    my $self = shift;
+    my %n;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $f or next;
+        while (<$fh>) {
+            my ($local, $st) = (split ' ')[1, 3];
+            next unless $local && $st && $st ne '0A';
+            my ($port) = $local =~ /:([0-9A-F]{4})$/;
+            $n{ $TCP_STATE{$st} // $st }++ if defined $port && hex($port) == $self->{port};
+        }
+    }
+    return \%n;
 }
 
 # Opens n streams (HTTP/1.0, so the body is the raw multipart) and
