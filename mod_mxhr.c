@@ -146,7 +146,7 @@ static int mxhr_handler(request_rec *r)
     engine = mxhr_engine_possible(r, sc);
     /* Plain TCP, no request kept: the engine will own the socket, and
      * httpd's connection limits no longer apply to the stream. */
-    own = engine && !set.keep_request && !r->connection->output_filters->next;
+    own = engine && !set.keep_request && mxhr_engine_plain(r->connection);
     if (engine && !own && (held = mxhr_engine_full(r)) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(015)
                       "this child holds %u streams, its share of the event "

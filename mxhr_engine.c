@@ -5,12 +5,17 @@
  * SUSPENDED. From then on one thread of our own drives every stream of
  * the child:
  *  - a timer heap says which stream is due next; the thread sleeps in
- *    its pollset until then, or until a socket or a wake-up needs it;
- *  - writes never block: what the client has not taken yet waits in the
- *    core output filter and in a per-stream queue, bounded by
- *    MxhrSendBuffer; a stream over it is dropped as a slow client;
- *  - the pollset reports a client that hangs up, and writability when
- *    output is waiting;
+ *    epoll until then, or until a socket or a wake-up (eventfd) needs it;
+ *  - plain-HTTP streams are taken over once the MPM has let go: httpd's
+ *    request and connection are finished and freed, and the engine
+ *    writes the socket itself; TLS streams (and MxhrKeepRequest ones)
+ *    keep their connection and are written through its filters;
+ *  - writes never block: what the client has not taken yet waits in a
+ *    per-stream buffer (and, through the filters, in the core output
+ *    filter), bounded by MxhrSendBuffer; a stream over it is dropped as
+ *    a slow client;
+ *  - epoll reports a client that hangs up, and writability when output
+ *    is waiting;
  *  - a graceful stop (child_stopping hook, or the MPM's state) ends
  *    every stream with its closing delimiter at once.
  * No MPM worker is involved between sections, so busy workers (e.g.
@@ -231,6 +236,16 @@ static int heap_put(mxhr_entry *e, apr_time_t due)
 
 /* ---- Output ---------------------------------------------------------- */
 
+int mxhr_engine_plain(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    if (f && f->frec == nonblock_frec) {
+        f = f->next;
+    }
+    return f && !f->next;
+}
+
 /* Asks the core output filter to write what it has set aside, without
  * blocking, as the event MPM does for connections in write completion.
  * It leaves c->data_in_output_filters set while anything remains. */
@@ -277,23 +292,23 @@ static apr_size_t entry_pending(const mxhr_entry *e)
     return e->queued + (e->c->data_in_output_filters ? e->handed : 0);
 }
 
-/* Writes to our socket without blocking; *sent says how much went. */
-static apr_status_t direct_send(mxhr_entry *e, const char *data,
-                                apr_size_t len, apr_size_t *sent)
+/* Writes the buffers to our socket without blocking; *sent says how
+ * much went (less than all of it: the socket is full for now). */
+static apr_status_t direct_send(mxhr_entry *e, const struct iovec *iov,
+                                int n, apr_size_t *sent)
 {
-    *sent = 0;
-    while (*sent < len) {
-        ssize_t n = send(e->fd, data + *sent, len - *sent,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+    struct msghdr mh;
+    ssize_t got;
 
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno == EAGAIN || errno == EWOULDBLOCK ? APR_SUCCESS
-                                                           : errno;
-        }
-        *sent += (apr_size_t)n;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = (struct iovec *)iov;
+    mh.msg_iovlen = n;
+    do {
+        got = sendmsg(e->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (got < 0 && errno == EINTR);
+    *sent = got > 0 ? (apr_size_t)got : 0;
+    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        return errno;
     }
     return APR_SUCCESS;
 }
@@ -352,10 +367,12 @@ static mxhr_end_reason entry_flush(mxhr_entry *e)
 
     if (e->owned) {
         if (e->out_len > e->out_off) {
+            struct iovec v;
             apr_size_t sent;
 
-            rv = direct_send(e, e->out + e->out_off,
-                             e->out_len - e->out_off, &sent);
+            v.iov_base = e->out + e->out_off;
+            v.iov_len = e->out_len - e->out_off;
+            rv = direct_send(e, &v, 1, &sent);
             e->out_off += sent;
             if (e->out_off == e->out_len) {
                 e->out_off = e->out_len = 0;
@@ -443,20 +460,12 @@ mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
         /* Nothing waits: straight from the callers' buffers, and only
          * what the socket does not take is copied. */
         if (pending == 0) {
-            struct msghdr mh;
-            ssize_t got;
+            apr_status_t rv = direct_send(e, iov, n, &sent);
 
-            memset(&mh, 0, sizeof(mh));
-            mh.msg_iov = (struct iovec *)iov;
-            mh.msg_iovlen = n;
-            do {
-                got = sendmsg(e->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-            } while (got < 0 && errno == EINTR);
-            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-                entry_abort(e, errno);
+            if (rv != APR_SUCCESS) {
+                entry_abort(e, rv);
                 return MXHR_END_CLIENT;
             }
-            sent = got > 0 ? (apr_size_t)got : 0;
         }
         for (i = 0; i < n; i++) {
             apr_size_t l = iov[i].iov_len;
@@ -472,10 +481,10 @@ mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
             }
             sent = 0;
         }
-        if (pending == 0 && !entry_pending(e)) {
-            return MXHR_END_NONE;       /* the usual case: nothing to do */
-        }
-        return entry_flush(e);
+        /* The socket is full, or was already: wait until it is
+         * writable (nothing to do in the usual case, all sent). */
+        watch(e);
+        return MXHR_END_NONE;
     }
     for (i = 0; i < n; i++) {
         if (iov[i].iov_len) {
@@ -485,16 +494,6 @@ mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
     }
     e->queued += len;
     return entry_flush(e);
-}
-
-mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
-                                  apr_size_t len)
-{
-    struct iovec v;
-
-    v.iov_base = (void *)data;
-    v.iov_len = len;
-    return mxhr_engine_writev(s, &v, 1);
 }
 
 /* ---- Streams coming and going ---------------------------------------- */
@@ -554,11 +553,7 @@ static void entry_finish(mxhr_entry *e)
         return;
     }
     if (s->r) {
-        request_rec *r = s->r;
-
-        s->r = NULL;
-        ap_finalize_request_protocol(r);
-        ap_process_request_after_handler(r);
+        mxhr_stream_detach(s);
     }
     ap_start_lingering_close(c);
     /* Counted as suspended by the MPM until now. */
@@ -579,7 +574,6 @@ static int entry_own(mxhr_entry *e)
     mxhr_stream *s = e->s, *o;
     conn_rec *c = e->c;
     apr_os_sock_t osd;
-    request_rec *r;
     int fd;
 
     if (apr_os_sock_get(&osd, s->csd) != APR_SUCCESS
@@ -596,15 +590,10 @@ static int entry_own(mxhr_entry *e)
     e->fd = fd;
     e->owned = 1;
     e->c = NULL;
-    r = s->r;
-    if (r) {
-        /* EOS, then EOR: the access log line is written now, with what
-         * was sent so far. */
-        ap_finalize_request_protocol(r);
-        ap_process_request_after_handler(r);
-    }
-    if (c->cs) {
-        c->cs->state = CONN_STATE_SUSPENDED;
+    if (s->r) {
+        /* The access log line is written now, with what was sent so
+         * far. */
+        mxhr_stream_detach(s);
     }
     /* Closes httpd's descriptor (ours stays open) and runs the MPM's
      * accounting, as for any connection that ends. */
@@ -734,10 +723,7 @@ static void take_incoming(apr_time_t now)
          * the request: the socket is ours. Else (TLS, MxhrKeepRequest)
          * through the connection's filters. */
         if (e->keep_request || e->c->data_in_output_filters
-            || e->c->output_filters->frec != nonblock_frec
-            || !e->c->output_filters->next
-            || e->c->output_filters->next->next
-            || entry_own(e) != 0) {
+            || !mxhr_engine_plain(e->c) || entry_own(e) != 0) {
             apr_os_sock_t osd;
 
             if (!e->keep_request) {
@@ -998,11 +984,6 @@ apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
     apr_thread_mutex_unlock(engine.mutex);
     mxhr_engine_wake();
     return APR_SUCCESS;
-}
-
-apr_uint32_t mxhr_engine_streams(void)
-{
-    return apr_atomic_read32(&child_streams);
 }
 
 void mxhr_engine_child_init(apr_pool_t *pchild, server_rec *s)

@@ -35,19 +35,20 @@ int mxhr_engine_possible(request_rec *r, const mxhr_srv_conf *sc);
  * connections in this child soon), and the caller refuses with 503. */
 apr_uint32_t mxhr_engine_full(request_rec *r);
 
+/* 1 when nothing but the core output filter (and the engine's own)
+ * writes to c: plain HTTP/1.x, which the engine can take over. */
+int mxhr_engine_plain(conn_rec *c);
+
 /* Hands the stream, whose next step is due at wake, to the engine. On
  * APR_SUCCESS the handler returns SUSPENDED and never touches the
  * request again; the engine takes it once the MPM has let go of the
  * connection. Otherwise the stream goes on blocking. */
 apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake);
 
-/* Engine thread only: queues len bytes for the stream's client and
- * writes what the socket takes now. Returns MXHR_END_NONE, or why the
- * stream must end (its send buffer overflowed, the client is gone). */
-mxhr_end_reason mxhr_engine_write(mxhr_stream *s, const char *data,
-                                  apr_size_t len);
-
-/* The same for several buffers, written as one. */
+/* Engine thread only: queues the buffers for the stream's client, as
+ * one piece, and writes what the socket takes now. Returns
+ * MXHR_END_NONE, or why the stream must end (its send buffer
+ * overflowed, the client is gone). */
 mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
                                    int n);
 
@@ -70,8 +71,5 @@ apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
 /* Any thread: makes the engine look at its streams now (e.g. a graceful
  * stop). */
 void mxhr_engine_wake(void);
-
-/* Counts of this child's engine, for tests and mod_status. */
-apr_uint32_t mxhr_engine_streams(void);
 
 #endif /* MXHR_ENGINE_H */

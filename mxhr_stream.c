@@ -193,49 +193,62 @@ static mxhr_end_reason pass_flush(mxhr_stream *s, ap_filter_t *to)
     return MXHR_END_NONE;
 }
 
-/* Room before a part for its chunk-size line, and after it for the
- * CRLF that ends the chunk. */
-#define CHUNK_HEAD 16
-#define CHUNK_TAIL 2
+/* The most buffers a piece of the body comes in (a pushed part's
+ * headers, body and delimiter). */
+#define MXHR_IOV_MAX 3
 
-/* Sends len body bytes, which start at buf + CHUNK_HEAD with
- * CHUNK_TAIL bytes of room after them; with_last adds the last chunk
- * that ends a chunked body. */
-static mxhr_end_reason stream_write(mxhr_stream *s, char *buf,
-                                    apr_size_t len, int with_last)
+/* A part has gone: count it. */
+static void part_sent(mxhr_stream *s)
 {
-    static const char last[] = "0\r\n\r\n";
-    char *data = buf + CHUNK_HEAD;
-    apr_size_t n = len;
+    mxhr_counters *k = mxhr_shared_counters();
+
+    s->seq++;
+    if (k) {
+        apr_atomic_inc64(&k->sections_sent);
+    }
+}
+
+/* Sends the n buffers as one piece of the body, now; with_last adds
+ * the last chunk that ends a chunked body. On HTTP/1.1 streams meant
+ * for the engine the chunk framing is ours (mod_mxhr sets
+ * Transfer-Encoding itself, so httpd adds no CHUNK filter) and the body
+ * goes below the request's filters. Returns MXHR_END_NONE, or why the
+ * stream must end. */
+static mxhr_end_reason stream_writev(mxhr_stream *s, const struct iovec *v,
+                                     int n, int with_last)
+{
+    static const char crlf_last[] = "\r\n0\r\n\r\n";
+    struct iovec all[MXHR_IOV_MAX + 2];
+    char size[20];
+    apr_size_t len = 0;
     mxhr_end_reason failed;
+    int i, k = 0;
 
+    AP_DEBUG_ASSERT(n <= MXHR_IOV_MAX);
+    for (i = 0; i < n; i++) {
+        len += v[i].iov_len;
+    }
     if (s->chunked) {
-        /* The chunk framing is ours (mod_mxhr sets Transfer-Encoding
-         * itself, so httpd adds no CHUNK filter): the engine writes to
-         * the connection, below the request's filters. */
-        char head[CHUNK_HEAD];
-        int h = apr_snprintf(head, sizeof(head), "%" APR_UINT64_T_HEX_FMT
-                             "\r\n", (apr_uint64_t)len);
-
-        data -= h;
-        memcpy(data, head, h);
-        memcpy(data + h + len, "\r\n", 2);
-        n = h + len + 2;
+        all[k].iov_base = size;
+        all[k++].iov_len = apr_snprintf(size, sizeof(size), "%"
+                                        APR_UINT64_T_HEX_FMT "\r\n",
+                                        (apr_uint64_t)len);
+    }
+    memcpy(all + k, v, n * sizeof(*v));
+    k += n;
+    if (s->chunked) {
+        all[k].iov_base = (void *)crlf_last;
+        all[k++].iov_len = with_last ? sizeof(crlf_last) - 1 : 2;
     }
     if (s->engine) {
-        failed = mxhr_engine_write(s, data, n);
-        if (failed == MXHR_END_NONE && with_last && s->chunked) {
-            failed = mxhr_engine_write(s, last, sizeof(last) - 1);
-        }
+        failed = mxhr_engine_writev(s, all, k);
     }
     else {
         /* Transient: filters that keep the data past this call (set it
          * aside) copy it first. */
-        APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
-            data, n, s->c->bucket_alloc));
-        if (with_last && s->chunked) {
-            APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_immortal_create(
-                last, sizeof(last) - 1, s->c->bucket_alloc));
+        for (i = 0; i < k; i++) {
+            APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
+                all[i].iov_base, all[i].iov_len, s->c->bucket_alloc));
         }
         failed = pass_flush(s, s->chunked ? s->c->output_filters
                                           : s->r->output_filters);
@@ -250,15 +263,24 @@ static mxhr_end_reason stream_write(mxhr_stream *s, char *buf,
     return failed;
 }
 
+static mxhr_end_reason stream_write(mxhr_stream *s, const char *data,
+                                    apr_size_t len, int with_last)
+{
+    struct iovec v;
+
+    v.iov_base = (void *)data;
+    v.iov_len = len;
+    return stream_writev(s, &v, 1, with_last);
+}
+
 /* The closing delimiter: the last part already sent CRLF "--B". */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
 {
-    char buf[CHUNK_HEAD + sizeof(MXHR_CLOSE_TAIL) + CHUNK_TAIL];
     mxhr_end_reason failed;
 
     if (s->seq > 0) {
-        memcpy(buf + CHUNK_HEAD, MXHR_CLOSE_TAIL, sizeof(MXHR_CLOSE_TAIL) - 1);
-        failed = stream_write(s, buf, sizeof(MXHR_CLOSE_TAIL) - 1, 1);
+        failed = stream_write(s, MXHR_CLOSE_TAIL,
+                              sizeof(MXHR_CLOSE_TAIL) - 1, 1);
         if (failed != MXHR_END_NONE) {
             why = failed;
         }
@@ -272,67 +294,33 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
 {
     apr_size_t hl = headers ? strlen(headers) : 0;
     apr_size_t bl = strlen(s->boundary);
-    apr_size_t head_size = CHUNK_HEAD + 128 + 2 * bl + strlen(content_type)
-                           + hl;
+    apr_size_t head_size = 128 + 2 * bl + strlen(content_type) + hl;
     char *head = malloc(head_size);
-    char tail[4 + MXHR_BOUNDARY_MAX + CHUNK_TAIL + 1];
+    char tail[4 + MXHR_BOUNDARY_MAX + 1];
     struct iovec v[3];
-    apr_size_t tl;
     mxhr_end_reason failed;
-    mxhr_counters *k;
-    int n;
 
     if (!head) {
         return MXHR_END_ERROR;
     }
     /* The part as mxhr_part() frames a section: the first opens the
      * body with the dash-boundary; each ends with CRLF "--boundary". */
-    n = apr_snprintf(head + CHUNK_HEAD, head_size - CHUNK_HEAD,
-                     "%s%s\r\nContent-Type: %s\r\nContent-Length: %"
-                     APR_SIZE_T_FMT "\r\nMxhr-Seq: %" APR_INT64_T_FMT
-                     "\r\n%s\r\n", s->seq == 0 ? "--" : "",
-                     s->seq == 0 ? s->boundary : "", content_type, len,
-                     s->seq + 1, headers ? headers : "");
-    tl = (apr_size_t)apr_snprintf(tail, sizeof(tail), "\r\n--%s",
-                                  s->boundary);
-    v[0].iov_base = head + CHUNK_HEAD;
-    v[0].iov_len = (apr_size_t)n;
+    v[0].iov_base = head;
+    v[0].iov_len = apr_snprintf(head, head_size, "%s%s\r\nContent-Type: %s"
+                                "\r\nContent-Length: %" APR_SIZE_T_FMT
+                                "\r\nMxhr-Seq: %" APR_INT64_T_FMT
+                                "\r\n%s\r\n", s->seq == 0 ? "--" : "",
+                                s->seq == 0 ? s->boundary : "",
+                                content_type, len, s->seq + 1,
+                                headers ? headers : "");
     v[1].iov_base = (void *)body;
     v[1].iov_len = len;
     v[2].iov_base = tail;
-    v[2].iov_len = tl;
-    if (s->chunked) {
-        char size[CHUNK_HEAD];
-        int h = apr_snprintf(size, sizeof(size), "%" APR_UINT64_T_HEX_FMT
-                             "\r\n", (apr_uint64_t)(n + len + tl));
-
-        v[0].iov_base = head + CHUNK_HEAD - h;
-        memcpy(v[0].iov_base, size, h);
-        v[0].iov_len += h;
-        memcpy(tail + tl, "\r\n", 2);
-        v[2].iov_len += 2;
-    }
-    if (s->engine) {
-        failed = mxhr_engine_writev(s, v, 3);
-    }
-    else {
-        int i;
-
-        for (i = 0; i < 3; i++) {
-            APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create(
-                v[i].iov_base, v[i].iov_len, s->c->bucket_alloc));
-        }
-        failed = pass_flush(s, s->chunked ? s->c->output_filters
-                                          : s->r->output_filters);
-    }
+    v[2].iov_len = apr_snprintf(tail, sizeof(tail), "\r\n--%s", s->boundary);
+    failed = stream_writev(s, v, 3, 0);
     free(head);
     if (failed == MXHR_END_NONE) {
-        s->seq++;
-        s->bytes += n + len + tl;
-        k = mxhr_shared_counters();
-        if (k) {
-            apr_atomic_inc64(&k->sections_sent);
-        }
+        part_sent(s);
     }
     return failed;
 }
@@ -340,14 +328,13 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
 static void send_section(mxhr_stream *s, apr_time_t now)
 {
     /* On this thread's stack: a stream keeps no memory per section. */
-    char body[MXHR_BODY_MAX], buf[CHUNK_HEAD + MXHR_PART_MAX + CHUNK_TAIL];
+    char body[MXHR_BODY_MAX], buf[MXHR_PART_MAX];
     apr_size_t body_len, len = 0;
-    mxhr_counters *k;
     mxhr_end_reason failed;
 
     if (s->source->produce(s, now, body, sizeof(body), &body_len)
         == APR_SUCCESS) {
-        len = mxhr_part(buf + CHUNK_HEAD, MXHR_PART_MAX, s->boundary,
+        len = mxhr_part(buf, sizeof(buf), s->boundary,
                         s->seq == 0, s->set.content_type, s->seq + 1, body,
                         body_len);
     }
@@ -373,11 +360,7 @@ static void send_section(mxhr_stream *s, apr_time_t now)
         mxhr_stream_end(s, failed);
         return;
     }
-    s->seq++;
-    k = mxhr_shared_counters();
-    if (k) {
-        apr_atomic_inc64(&k->sections_sent);
-    }
+    part_sent(s);
 }
 
 static int client_gone(mxhr_stream *s)
