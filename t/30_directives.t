@@ -6,7 +6,7 @@ use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use MxhrTest;
 
-plan tests => 34;
+plan tests => 36;
 
 sub run {
     my ($path, %o) = @_;
@@ -88,4 +88,10 @@ $log0 = error_log_size();
 $s = stream_open('/ht/server-only/x');
 is $s->status, 500, 'a server-level directive in .htaccess gives 500';
 like error_log_since($log0), qr/MxhrMaxStreams not allowed here/,
+     'and the error log says it is not allowed there';
+
+$log0 = error_log_size();
+$s = stream_open('/ht/keep-request/x');
+is $s->status, 500, 'MxhrKeepRequest in .htaccess gives 500';
+like error_log_since($log0), qr/MxhrKeepRequest not allowed here/,
      'and the error log says it is not allowed there';

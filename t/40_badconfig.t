@@ -31,6 +31,13 @@ my @bad = (
     ['MxhrMinInterval 1s', 1, qr/MxhrMinInterval not allowed in <Location> context/],
     ['MxhrAsync maybe', 0, qr/MxhrAsync must be On or Off/],
     ['MxhrAsync Off', 1, qr/MxhrAsync not allowed in <Location> context/],
+    ['MxhrSendBuffer lots', 0, qr/MxhrSendBuffer: 'lots' is not a size; use a size from 1k to 64m/],
+    ['MxhrSendBuffer 64q', 0, qr/MxhrSendBuffer: '64q' is not a size/],
+    ['MxhrSendBuffer 100', 0, qr/MxhrSendBuffer: '100' is out of range; use a size from 1k to 64m/],
+    ['MxhrSendBuffer 65m', 0, qr/MxhrSendBuffer: '65m' is out of range/],
+    ['MxhrSendBuffer 99999999999999999999', 0, qr/MxhrSendBuffer: '9+' is too large/],
+    ['MxhrSendBuffer 64k', 1, qr/MxhrSendBuffer not allowed in <Location> context/],
+    ['MxhrKeepRequest maybe', 1, qr/MxhrKeepRequest must be On or Off/],
 );
 
 plan tests => 2 + 3 * @bad;
