@@ -405,7 +405,7 @@ static const char *parse_size(const char *arg, apr_int64_t max,
     if (*end) {
         return "is not a size";
     }
-    if (v > max / unit) {
+    if (v > APR_INT64_MAX / unit) {
         return "is too large";
     }
     *out = v * unit;
@@ -525,6 +525,9 @@ static const char *set_message_max(cmd_parms *cmd, void *dconf,
     apr_int64_t v;
     const char *why = parse_size(arg, MXHR_MESSAGE_MAX_MAX, &v);
 
+    if (!why && v > MXHR_MESSAGE_MAX_MAX) {
+        why = "is too large";
+    }
     if (why) {
         return bad_value(cmd, arg, why, "use a size up to 1024m, e.g. "
                          "65536, 64k or 1m (the default is 64k)");
@@ -543,6 +546,9 @@ static const char *set_message_limit(cmd_parms *cmd, void *dconf,
         return why;
     }
     why = parse_size(arg, MXHR_MESSAGE_MAX_MAX, &v);
+    if (!why && v > MXHR_MESSAGE_MAX_MAX) {
+        why = "is too large";
+    }
     if (why) {
         return bad_value(cmd, arg, why, "use a size up to 1024m, e.g. 1m "
                          "(the default is 16m)");
@@ -569,6 +575,9 @@ static const char *set_store_size(cmd_parms *cmd, void *dconf,
         return why;
     }
     why = parse_size(arg, MXHR_STORE_SIZE_MAX, &v);
+    if (!why && v > MXHR_STORE_SIZE_MAX) {
+        why = "is too large";
+    }
     if (!why && v < MXHR_STORE_SIZE_MIN) {
         why = "is below 1m";
     }
