@@ -220,9 +220,9 @@ static int mxhr_handler(request_rec *r)
         mxhr_sub_history history;
         apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
                                                                   r->server),
-                                          ids, nids, sc->max_channels > 0
-                                          ? sc->max_channels : 0,
-                                          set.replay, set.heartbeat,
+                                          ids, nids, (int)(sc->max_channels > 0
+                                          ? sc->max_channels : 0),
+                                          (int)set.replay, set.heartbeat,
                                           &s->sub, &history);
 
         if (rv != APR_SUCCESS) {
@@ -230,7 +230,7 @@ static int mxhr_handler(request_rec *r)
                           "no room for a new channel (MxhrMaxChannels %d "
                           "for this virtual host, or the store's table is "
                           "full); refusing the subscription with 503",
-                          sc->max_channels > 0 ? sc->max_channels : 0);
+                          (int)(sc->max_channels > 0 ? sc->max_channels : 0));
             mxhr_shared_release(&s->hold);
             return refuse(r, &set);
         }

@@ -644,31 +644,9 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     return APR_SUCCESS;
 }
 
-apr_status_t mxhr_store_info(const char *vhost, const char *name,
-                             mxhr_chan_info *info)
-{
-    apr_status_t why;
-    apr_uint32_t n;
-
-    memset(info, 0, sizeof(*info));
-    if (!st) {
-        return MXHR_STORE_NONE;
-    }
-    if (!store_lock()) {
-        return APR_EGENERAL;
-    }
-    n = lookup(vhost, name, 0, 0, &why);
-    if (n != PAD) {
-        chan_trim(&CHANS()[n], apr_time_now());
-        ring_reclaim();
-        fill_info(&CHANS()[n], info);
-    }
-    store_unlock();
-    return n == PAD ? MXHR_STORE_NOTFOUND : APR_SUCCESS;
-}
-
-apr_status_t mxhr_store_delete(const char *vhost, const char *name,
-                               mxhr_chan_info *info)
+/* Info on a channel, and with forget set, forgets it (DELETE). */
+static apr_status_t info_or_forget(const char *vhost, const char *name,
+                                   mxhr_chan_info *info, int forget)
 {
     apr_status_t why;
     apr_uint32_t n;
@@ -684,19 +662,38 @@ apr_status_t mxhr_store_delete(const char *vhost, const char *name,
     if (n != PAD) {
         chan_row *c = &CHANS()[n];
 
+        chan_trim(c, apr_time_now());
+        /* DELETE answers with what the channel held. */
         fill_info(c, info);
-        while (c->count) {
-            drop_first(c);
+        if (forget) {
+            while (c->count) {
+                drop_first(c);
+            }
+            chan_free(n);
         }
-        chan_free(n);
         ring_reclaim();
     }
     store_unlock();
     if (n == PAD) {
         return MXHR_STORE_NOTFOUND;
     }
-    wake_all();
+    if (forget) {
+        /* Its streams see it gone and end. */
+        wake_all();
+    }
     return APR_SUCCESS;
+}
+
+apr_status_t mxhr_store_info(const char *vhost, const char *name,
+                             mxhr_chan_info *info)
+{
+    return info_or_forget(vhost, name, info, 0);
+}
+
+apr_status_t mxhr_store_delete(const char *vhost, const char *name,
+                               mxhr_chan_info *info)
+{
+    return info_or_forget(vhost, name, info, 1);
 }
 
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
