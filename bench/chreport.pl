@@ -110,6 +110,16 @@ for my $key (@order) {
     }
     my ($m, $x) = ($med{$key}{mxhr}, $med{$key}{nchan});
     next unless $m && $x;
+    # Not the same work when a server ended subscribers or left
+    # messages undelivered.
+    my @why;
+    for my $s ([mxhr => $m], [nchan => $x]) {
+        my $v = $s->[1];
+        push @why, "$s->[0] ended $v->{ended} subscribers" if $v->{ended};
+        push @why, sprintf("%s delivered %.1f %%", $s->[0], $v->{recv})
+            if !$v->{ended} && defined $v->{recv} && $v->{recv} < 99;
+    }
+    my $apart = @why ? ' (not comparable: ' . join(', ', @why) . ')' : '';
     my @parts;
     for my $k (@ratios) {
         my ($a, $b) = ($m->{ $k->[0] }, $x->{ $k->[0] });
@@ -122,11 +132,11 @@ for my $key (@order) {
         next if $k->[0] eq 'd99' && $test ne 'fanout';
         next if $k->[0] eq 'pps' && $test ne 'tp';
         my $met = $k->[2] eq 'le' ? $ratio <= 1 : $ratio >= 1;
-        push @targets, sprintf "%-58s %-26s %6.2f  %s",
+        push @targets, sprintf "%-40s %-26s %6.2f  %s",
             "$test N=$n ch=$c " . ($mode eq 'loop' ? "conns=$arg" : "pub/s=$arg"),
-            $k->[1], $ratio, $met ? 'met' : 'NOT met';
+            $k->[1], $ratio, $apart ? "not comparable: " . substr($apart, 18, -1) : $met ? 'met' : 'NOT met';
     }
-    print "  ratio mxhr / nchan: ", join('; ', @parts), "\n" if @parts;
+    print "  ratio mxhr / nchan: ", join('; ', @parts), "$apart\n" if @parts;
 }
 if (@targets) {
     print "\nTargets (ratio mxhr / nchan; delay and CPU met at <= 1, publishes/s at >= 1)\n";
