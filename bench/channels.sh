@@ -157,7 +157,8 @@ results=$keep/results.txt
 #   PUBMODE loop: PUBARG closed-loop connections for TP_SECONDS.
 run_one() {
     local test=$1 kind=$2 n=$3 c=$4 mode=$5 arg=$6 rep=$7 pprocs=${8:-0}
-    local d port pid try started="" log
+    local d port pid try started="" log run0
+    run0=$(date +%s%N)
     d="$work/$test-$kind-$n-$c-$mode$arg-$rep"
     for try in 1 2 3 4 5; do
         # Below the ephemeral range, where the client's own sockets live.
@@ -231,7 +232,8 @@ run_one() {
     [ ! -s "$d.sub.err" ] || sed 's/^/bench: subscribers: /' "$d.sub.err" | head -3 >&2
     echo "test=$test kind=$kind n=$n c=$c mode=$mode arg=$arg rep=$rep" \
          "rss0=$rss0 rss1=$rss1 cpu_ns=$((cpu1 - cpu0)) win_ms=$(( (t1 - t0) / 1000000 ))" \
-         "errlog=$errs $publine $subline" | tee -a "$results"
+         "errlog=$errs run_ms=$(( ($(date +%s%N) - run0) / 1000000 )) $publine $subline" \
+        | tee -a "$results"
 }
 
 started_at=$(date +%s)

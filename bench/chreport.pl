@@ -46,6 +46,7 @@ sub metrics {
         pubs    => num($r->{pubs_ok}),
         bad     => ($r->{other} || 0) + ($r->{pub_errors} || 0),
         pps     => $r->{pub_ms} ? $r->{pubs_ok} / ($r->{pub_ms} / 1000) : undef,
+        unsent  => num($r->{unsent}),
         rtt50   => ms($r->{rtt_p50}),
         rtt99   => ms($r->{rtt_p99}),
         errlog  => num($r->{errlog}),
@@ -64,7 +65,8 @@ my @subcols = (
     [recv => 'recv %', '%.1f'],
     [d50 => 'delay p50', '%.2f'], [d99 => 'p99', '%.2f'], [dmax => 'max', '%.2f'],
     [cpu => 'CPU/1k msg', '%.4f'], [kb => 'KB/sub', '%.2f'],
-    [pubs => 'pubs ok', '%d'], [bad => 'pub bad', '%d'], [rtt99 => 'pub p99', '%.2f'],
+    [pubs => 'pubs ok', '%d'], [unsent => 'unsent', '%d'], [bad => 'pub bad', '%d'],
+    [rtt99 => 'pub p99', '%.2f'],
     [errlog => 'errlog', '%d'],
 );
 my @tpcols = (
@@ -98,7 +100,7 @@ for my $key (@order) {
         my @m = map { metrics($_) } @{ $runs{$key}{$kind} };
         my $failed = grep { $_->{failed} } @m;
         @m = grep { !$_->{failed} } @m;
-        for my $col (@$cols, @ratios) {
+        for my $col (@$cols, @ratios, [unsent => '']) {
             $med{$key}{$kind}{ $col->[0] } = median(map { $_->{ $col->[0] } } @m);
         }
         printf "%-6s %-6s %-6s %-6s", $n, $c, $arg, $kind;
@@ -118,6 +120,8 @@ for my $key (@order) {
         push @why, "$s->[0] ended $v->{ended} subscribers" if $v->{ended};
         push @why, sprintf("%s delivered %.1f %%", $s->[0], $v->{recv})
             if !$v->{ended} && defined $v->{recv} && $v->{recv} < 99;
+        push @why, "$s->[0] could not take $v->{unsent} publishes in time"
+            if $v->{unsent};
     }
     my $apart = @why ? ' (not comparable: ' . join(', ', @why) . ')' : '';
     my @parts;

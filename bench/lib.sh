@@ -52,10 +52,11 @@ MaxConnectionsPerChild 0
 CONF
     ;;
     prefork) cat <<CONF
-# $procs processes that never change.
+# $procs processes that never change (none is stopped, none is added;
+# MinSpareServers 1: no complaint while all but one are busy).
 ServerLimit $procs
 StartServers $procs
-MinSpareServers $procs
+MinSpareServers 1
 MaxSpareServers $procs
 MaxRequestWorkers $procs
 MaxConnectionsPerChild 0
