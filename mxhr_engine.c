@@ -165,6 +165,10 @@ typedef struct {
     volatile int stop;          /* the child is exiting */
     volatile int stopping;      /* child_stopping: end the streams */
     volatile int drained;       /* stopping, and no stream left */
+    /* Streams of this child per channel bucket, written by the engine,
+     * read by the watcher: a publish to a channel nobody here takes
+     * does not wake the engine. */
+    volatile apr_uint32_t present[LOCAL_BUCKETS];
     /* Engine thread only: */
     local_chan *local[LOCAL_BUCKETS];   /* by channel */
     apr_uint64_t seen_seq;      /* publishes looked at up to here */
@@ -580,6 +584,7 @@ static int index_add(mxhr_entry *e)
         if (!lc) {
             return -1;
         }
+        apr_atomic_inc32(&engine.present[refs[i].idx % LOCAL_BUCKETS]);
         l->e = e;
         l->lc = lc;
         l->next = lc->head;
@@ -600,6 +605,7 @@ static void index_remove(mxhr_entry *e)
         chan_link *l = &e->links[i];
         local_chan *lc = l->lc;
 
+        apr_atomic_dec32(&engine.present[lc->idx % LOCAL_BUCKETS]);
         if (l->prev) {
             l->prev->next = l->next;
         }
@@ -962,11 +968,33 @@ static void pump_subs(apr_time_t now)
     mxhr_fetch_cache_destroy(fc);
 }
 
+/* 1 when the publishes after *seen (up to the store's newest) may
+ * concern a stream of this child; moves *seen on. */
+static int watcher_concerned(apr_uint64_t *seen, apr_uint32_t *deletes)
+{
+    apr_uint32_t d = mxhr_store_deletes();
+    apr_uint64_t last = mxhr_store_last_seq(), q;
+    int yes = d != *deletes || last - *seen > MXHR_STORE_CHANGES;
+
+    for (q = *seen + 1; !yes && q <= last; q++) {
+        apr_uint32_t idx;
+
+        yes = !mxhr_store_changed(q, &idx)
+              || apr_atomic_read32(&engine.present[idx % LOCAL_BUCKETS]);
+    }
+    *seen = last;
+    *deletes = d;
+    return yes;
+}
+
 /* Waits on the store's futex word: a publish or delete in any child
- * wakes it, and it wakes the engine. */
+ * wakes it, and it wakes the engine when one of this child's streams
+ * may be concerned. A stream that joins meanwhile looks for itself
+ * (take_incoming). */
 static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
 {
-    apr_uint32_t seen = mxhr_store_epoch();
+    apr_uint32_t seen = mxhr_store_epoch(), deletes = mxhr_store_deletes();
+    apr_uint64_t seen_seq = mxhr_store_last_seq();
 
     while (!engine.stop) {
         apr_uint32_t now;
@@ -975,8 +1003,10 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
         now = mxhr_store_epoch();
         if (now != seen) {
             seen = now;
-            apr_atomic_set32(&engine.chan_dirty, 1);
-            mxhr_engine_wake();
+            if (watcher_concerned(&seen_seq, &deletes)) {
+                apr_atomic_set32(&engine.chan_dirty, 1);
+                mxhr_engine_wake();
+            }
         }
     }
     apr_thread_exit(thd, APR_SUCCESS);

@@ -42,6 +42,8 @@ APLOG_USE_MODULE(mxhr);
 /* Expired messages dropped from the ring's tail per publish, at most:
  * the lock is held briefly. */
 #define SWEEP_MAX 256
+/* See chan_trim(). */
+#define DELIVERY_GRACE apr_time_from_sec(1)
 
 #define ALIGN8(n) (((n) + 7) & ~(apr_uint64_t)7)
 
@@ -490,12 +492,19 @@ static void drop_first(chan_row *c)
     }
 }
 
-/* Applies the channel's history limits (count, age). */
+/* Applies the channel's history limits (count, age). A message stays
+ * for DELIVERY_GRACE whatever the count, so that a burst of publishes
+ * larger than the history does not outrun subscribers that read well:
+ * every child's engine copies it out within milliseconds. */
 static void chan_trim(chan_row *c, apr_time_t now)
 {
-    while (c->count
-           && (c->count > c->hist_max
-               || rec_at(c->first_pos)->time < now - c->hist_time)) {
+    while (c->count) {
+        apr_time_t t = rec_at(c->first_pos)->time;
+
+        if (t >= now - c->hist_time
+            && (c->count <= c->hist_max || t >= now - DELIVERY_GRACE)) {
+            break;
+        }
         drop_first(c);
     }
 }
