@@ -322,6 +322,7 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
 {
     mxhr_shared_child_init(pchild, s);
+    mxhr_store_child_init(pchild);
     mxhr_engine_child_init(pchild, s);
 }
 

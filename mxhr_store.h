@@ -143,13 +143,19 @@ apr_uint32_t mxhr_store_deletes(void);
 /* The largest body the store could hold at all (with a short type). */
 apr_size_t mxhr_store_max_message(void);
 
-/* The futex word: changes with every publish and delete. */
+/* Gives this process a futex word of its own if one is free (up to 64
+ * processes), so that publishes to channels it does not serve do not
+ * wake it (child_init). */
+void mxhr_store_child_init(apr_pool_t *pchild);
+
+/* This process's futex word: changes with every publish to a channel
+ * it serves, and every delete. */
 apr_uint32_t mxhr_store_epoch(void);
 
 /* Waits until the word differs from seen, or timeout passes. */
 void mxhr_store_wait(apr_uint32_t seen, apr_interval_time_t timeout);
 
-/* Wakes every waiter (this child's watcher at its exit). */
+/* Wakes this process's waiters (its watcher, at its exit). */
 void mxhr_store_wake_all(void);
 
 void mxhr_store_count_delivered(apr_uint64_t n);
