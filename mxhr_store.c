@@ -83,7 +83,7 @@ typedef struct {
     apr_uint64_t seq;
     apr_int64_t time;
     apr_uint64_t next;              /* the channel's next, NONE: last */
-    apr_uint32_t ct_len, body_len;
+    apr_uint32_t meta_len, body_len;   /* type NUL event NUL, body */
 } rec_hdr;
 
 /* What a forgotten channel had dropped, for a channel of the same name
@@ -703,11 +703,14 @@ static void fill_info(const chan_row *c, mxhr_chan_info *info)
 apr_status_t mxhr_store_publish(const char *vhost, const char *name,
                                 int max_channels, int hist_max,
                                 apr_interval_time_t hist_time,
-                                const char *content_type, const char *body,
-                                apr_size_t len, mxhr_chan_info *info)
+                                const char *content_type, const char *event,
+                                const char *body, apr_size_t len,
+                                mxhr_chan_info *info)
 {
     apr_size_t ct_len = strlen(content_type);
-    apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + ct_len + 1 + len);
+    apr_size_t ev_len = event ? strlen(event) : 0;
+    apr_size_t meta_len = ct_len + 1 + ev_len + 1;
+    apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + meta_len + len);
     apr_time_t now = apr_time_now();
     apr_status_t why;
     apr_uint32_t n, gen, unrowed;
@@ -757,11 +760,12 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     h->seq = st->last_seq + 1;
     h->time = now;
     h->next = NONE;
-    h->ct_len = (apr_uint32_t)ct_len;
+    h->meta_len = (apr_uint32_t)meta_len;
     h->body_len = (apr_uint32_t)len;
     memcpy((char *)(h + 1), content_type, ct_len + 1);
+    memcpy((char *)(h + 1) + ct_len + 1, event ? event : "", ev_len + 1);
     if (len) {
-        memcpy((char *)(h + 1) + ct_len + 1, body, len);
+        memcpy((char *)(h + 1) + meta_len, body, len);
     }
     if (c->count) {
         rec_at(c->last_pos)->next = pos;
@@ -1019,11 +1023,11 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
         if (h->seq <= after || h->seq > upto || i++ < skip) {
             continue;
         }
-        if (limit && take && bytes + h->ct_len + 1 + h->body_len > limit) {
+        if (limit && take && bytes + h->meta_len + h->body_len > limit) {
             break;
         }
         take++;
-        bytes += h->ct_len + 1 + h->body_len;
+        bytes += h->meta_len + h->body_len;
     }
     *more = take < n - skip;
     if (take > 0) {
@@ -1046,10 +1050,11 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
             }
             m = &b->msgs[b->n++];
             m->seq = h->seq;
-            m->content_type = memcpy(p, h + 1, h->ct_len + 1);
-            p += h->ct_len + 1;
+            m->content_type = memcpy(p, h + 1, h->meta_len);
+            m->event = m->content_type + strlen(m->content_type) + 1;
+            p += h->meta_len;
             m->len = h->body_len;
-            m->body = memcpy(p, (char *)(h + 1) + h->ct_len + 1, m->len);
+            m->body = memcpy(p, (char *)(h + 1) + h->meta_len, m->len);
             p += m->len;
         }
         *out = b;

@@ -19,6 +19,7 @@
 
 #define MXHR_CHANNEL_NAME_MAX 255
 #define MXHR_VHOST_KEY_MAX 300
+#define MXHR_EVENT_NAME_MAX 255
 
 /* A channel as a stream holds it: its place and its generation, which
  * changes when the channel is deleted. */
@@ -42,6 +43,7 @@ typedef struct {
 typedef struct {
     apr_uint64_t seq;
     const char *content_type;
+    const char *event;          /* SSE event name, "" when none */
     const char *body;
     apr_size_t len;
 } mxhr_msg;
@@ -87,14 +89,16 @@ apr_uint64_t mxhr_store_last_seq(void);
 /* The virtual host's part of a channel's key (ServerName:port). */
 const char *mxhr_store_vhost_key(apr_pool_t *p, server_rec *s);
 
-/* Stores a message in a channel (made if new, unless its vhost has
- * max_channels already; 0: no limit), keeping at most hist_max messages
- * no older than hist_time. */
+/* Stores a message (its type, its SSE event name or NULL, its body) in
+ * a channel (made if new, unless its vhost has max_channels already; 0:
+ * no limit), keeping at most hist_max messages no older than
+ * hist_time. */
 apr_status_t mxhr_store_publish(const char *vhost, const char *name,
                                 int max_channels, int hist_max,
                                 apr_interval_time_t hist_time,
-                                const char *content_type, const char *body,
-                                apr_size_t len, mxhr_chan_info *info);
+                                const char *content_type, const char *event,
+                                const char *body, apr_size_t len,
+                                mxhr_chan_info *info);
 
 apr_status_t mxhr_store_info(const char *vhost, const char *name,
                              mxhr_chan_info *info);
