@@ -524,6 +524,7 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(060)
                      "[client %s] \"%s\": channel deleted; ending the "
                      "stream", s->client, s->what);
+        s->close_note = "deleted";
         mxhr_stream_close(s, MXHR_END_LIMIT);
         return;
     case PUMP_BEHIND:

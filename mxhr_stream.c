@@ -292,7 +292,23 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
     mxhr_end_reason failed;
 
     if (s->sse) {
-        if (s->chunked && s->seq > 0) {
+        /* EventSource reconnects by itself when the body ends: say why
+         * it ended, so that a page can stop for good (limit, deleted) or
+         * let it come back (restart, behind). */
+        static const char *const note[] = {
+            "", "client", "limit", "restart", "behind", "error"
+        };
+        const char *why_note = s->close_note ? s->close_note
+                               : note[why <= MXHR_END_ERROR ? why : 0];
+
+        if (s->seq > 0 && *why_note) {
+            failed = mxhr_stream_push_event(s, NULL, "mxhr-close", why_note,
+                                            strlen(why_note));
+            if (failed != MXHR_END_NONE) {
+                why = failed;
+            }
+        }
+        if (s->chunked && s->seq > 0 && !s->aborted) {
             /* The last chunk alone: no data chunk before it. */
             s->chunked = 0;
             failed = stream_write(s, "0\r\n\r\n", 5, 0);

@@ -53,6 +53,7 @@ struct mxhr_stream {
     /* Channels (mxhr_channel.c) */
     struct mxhr_sub *sub;       /* NULL: the clock */
     int sse;                    /* text/event-stream, not multipart */
+    const char *close_note;     /* SSE: why it ends, if not by reason */
     apr_time_t last_part;       /* when a part last went out */
 };
 
