@@ -5,8 +5,10 @@
  * or multipart/mixed). This file holds the module struct, the hooks and
  * the handler's gatekeeping; see mxhr_config.c (directives),
  * mxhr_frame.c (wire format), mxhr_stream.c (the loop),
- * mxhr_engine.c (the event MPM's push engine) and mxhr_shared.c
- * (counters across children).
+ * mxhr_engine.c (the event MPM's push engine), mxhr_shared.c
+ * (counters across children), mxhr_store.c (the channels' shared
+ * store), mxhr_channel.c (subscriptions) and mxhr_publish.c (the
+ * publisher, SetHandler mxhr-publish).
  */
 
 #include "apr_strings.h"
@@ -21,10 +23,13 @@
 #include "mod_status.h"
 
 #include "mod_mxhr.h"
+#include "mxhr_channel.h"
 #include "mxhr_config.h"
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
+#include "mxhr_publish.h"
 #include "mxhr_shared.h"
+#include "mxhr_store.h"
 #include "mxhr_stream.h"
 
 #define MXHR_HANDLER "mxhr-stream"
@@ -81,6 +86,16 @@ static int unsent_status(request_rec *r, const mxhr_stream *s,
                                          : HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* A subscription's source has nothing to produce: its parts come from
+ * the store (mxhr_channel.c). */
+static const mxhr_source channel_source = { "channel", NULL };
+
+static apr_status_t sub_cleanup(void *data)
+{
+    mxhr_stream_drop_sub(data);
+    return APR_SUCCESS;
+}
+
 static int mxhr_handler(request_rec *r)
 {
     const mxhr_dir_conf *dc;
@@ -91,6 +106,8 @@ static int mxhr_handler(request_rec *r)
     apr_uint32_t held;
     mxhr_hold hold;
     mxhr_stream *s;
+    const char *ids[MXHR_CHANNELS_MAX];
+    int nids = 0;
 
     if (!r->handler || strcmp(r->handler, MXHR_HANDLER) != 0) {
         return DECLINED;
@@ -110,8 +127,22 @@ static int mxhr_handler(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &mxhr_module);
     sc = ap_get_module_config(r->server->module_config, &mxhr_module);
     mxhr_settings_resolve(dc, sc, &set);
-    if (set.interval_raised) {
+    if (set.interval_raised && !dc->channel) {
         warn_raised_once(r, dc, sc, &set);
+    }
+    if (dc->channel) {
+        const char *why = mxhr_channel_ids(r, dc->channel, ids, &nids);
+
+        if (why) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(016)
+                          "subscription refused (400): %s", why);
+            ap_custom_response(r, HTTP_BAD_REQUEST, apr_pstrcat(
+                r->pool, ap_escape_html(r->pool, why), "\n", NULL));
+            return HTTP_BAD_REQUEST;
+        }
+        if (!mxhr_store_ready()) {
+            return refuse(r, &set);
+        }
     }
 
     /* A child that is stopping would end the stream before its first
@@ -181,9 +212,35 @@ static int mxhr_handler(request_rec *r)
     /* A stream on the engine outlives its request: it lives in the
      * connection's pool until the engine takes it over. */
     s = mxhr_stream_create(r, engine ? r->connection->pool : r->pool, &set,
-                           boundary, &mxhr_clock_source, NULL);
+                           boundary, dc->channel ? &channel_source
+                                                 : &mxhr_clock_source, NULL);
     s->hold = hold;
     mxhr_shared_release_with(&s->hold, s->pool);
+    if (dc->channel) {
+        mxhr_sub_history history;
+        apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
+                                                                  r->server),
+                                          ids, nids, sc->max_channels > 0
+                                          ? sc->max_channels : 0,
+                                          set.replay, set.heartbeat,
+                                          &s->sub, &history);
+
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, MXHR_LOGNO(017)
+                          "no room for a new channel (MxhrMaxChannels %d "
+                          "for this virtual host, or the store's table is "
+                          "full); refusing the subscription with 503",
+                          sc->max_channels > 0 ? sc->max_channels : 0);
+            mxhr_shared_release(&s->hold);
+            return refuse(r, &set);
+        }
+        apr_pool_cleanup_register(s->pool, s, sub_cleanup,
+                                  apr_pool_cleanup_null);
+        if (history == MXHR_SUB_LOST) {
+            /* The app must reload its state: what it missed is gone. */
+            apr_table_setn(r->headers_out, "Mxhr-History", "lost");
+        }
+    }
     s->async = engine;
     if (engine) {
         /* httpd 2.4 cannot take a connection back from the engine, so
@@ -229,6 +286,13 @@ static apr_status_t mxhr_deliver(const char *key, const char *content_type,
     return mxhr_engine_deliver(key, content_type, headers, body, len);
 }
 
+static int mxhr_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp)
+{
+    mxhr_config_pre_config(pconf);
+    return OK;
+}
+
 static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
@@ -236,7 +300,9 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    if (mxhr_shared_init(pconf, s) != APR_SUCCESS) {
+    if (mxhr_shared_init(pconf, s) != APR_SUCCESS
+        || mxhr_store_init(pconf, s, mxhr_config_store_size())
+           != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     mxhr_engine_post_config(s);
@@ -279,11 +345,13 @@ static int mxhr_status_hook(request_rec *r, int flags)
           APR_OFFSETOF(mxhr_counters, refused_full) },
     };
     mxhr_counters *k = mxhr_shared_counters();
+    mxhr_store_stats st;
     apr_size_t i;
 
     if (!k) {
         return OK;
     }
+    mxhr_store_get_stats(&st);
     if (!(flags & AP_STATUS_SHORT)) {
         ap_rputs("<hr>\n<h2>mod_mxhr streams</h2>\n<table>\n", r);
     }
@@ -299,6 +367,33 @@ static int mxhr_status_hook(request_rec *r, int flags)
                        "</td></tr>\n", rows[i].label, v);
         }
     }
+    {
+        const struct {
+            const char *key, *label;
+            apr_uint64_t v;
+        } ch[] = {
+            { "MxhrChannels", "Channels", st.channels },
+            { "MxhrMessagesKept", "Messages kept", st.messages },
+            { "MxhrStoreBytesUsed", "Store bytes used", st.used },
+            { "MxhrStoreSize", "Store size (MxhrStoreSize)", st.size },
+            { "MxhrMessagesPublished", "Messages published",
+              st.published },
+            { "MxhrPartsDelivered", "Messages delivered to subscribers",
+              st.delivered },
+            { "MxhrSubscribers", "Subscribers now", st.subscribers },
+        };
+
+        for (i = 0; i < sizeof(ch) / sizeof(ch[0]); i++) {
+            if (flags & AP_STATUS_SHORT) {
+                ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", ch[i].key,
+                           ch[i].v);
+            }
+            else {
+                ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
+                           "</td></tr>\n", ch[i].label, ch[i].v);
+            }
+        }
+    }
     if (!(flags & AP_STATUS_SHORT)) {
         ap_rputs("</table>\n", r);
     }
@@ -307,11 +402,14 @@ static int mxhr_status_hook(request_rec *r, int flags)
 
 static void mxhr_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(mxhr_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mxhr_engine_register_hooks(p);
     mxhr_shared_register_hooks(p);
+    mxhr_channel_register_hooks(p);
+    mxhr_publish_register_hooks(p);
     APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -33,6 +33,12 @@ void *mxhr_create_dir_conf(apr_pool_t *p, char *dir)
     dc->max_duration = MXHR_UNSET;
     dc->format = MXHR_UNSET;
     dc->keep_request = MXHR_UNSET;
+    dc->channel = NULL;
+    dc->history = MXHR_UNSET;
+    dc->history_time = MXHR_UNSET;
+    dc->replay = MXHR_UNSET;
+    dc->heartbeat = MXHR_UNSET;
+    dc->message_max = MXHR_UNSET;
     return dc;
 }
 
@@ -65,6 +71,14 @@ void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->format = add->format != MXHR_UNSET ? add->format : base->format;
     dc->keep_request = add->keep_request != MXHR_UNSET ? add->keep_request
                                                        : base->keep_request;
+    dc->channel = add->channel ? add->channel : base->channel;
+#define MERGE(f) dc->f = add->f != MXHR_UNSET ? add->f : base->f
+    MERGE(history);
+    MERGE(history_time);
+    MERGE(replay);
+    MERGE(heartbeat);
+    MERGE(message_max);
+#undef MERGE
     return dc;
 }
 
@@ -77,6 +91,8 @@ void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->max_duration_limit = MXHR_UNSET;
     sc->async = MXHR_UNSET;
     sc->send_buffer = MXHR_UNSET;
+    sc->message_limit = MXHR_UNSET;
+    sc->max_channels = MXHR_UNSET;
     sc->slot = MXHR_UNSET;
     return sc;
 }
@@ -96,6 +112,10 @@ void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->async = add->async != MXHR_UNSET ? add->async : base->async;
     sc->send_buffer = add->send_buffer != MXHR_UNSET ? add->send_buffer
                                                      : base->send_buffer;
+    sc->message_limit = add->message_limit != MXHR_UNSET
+                        ? add->message_limit : base->message_limit;
+    sc->max_channels = add->max_channels != MXHR_UNSET ? add->max_channels
+                                                       : base->max_channels;
     /* Each virtual host counts its own streams. */
     sc->slot = MXHR_UNSET;
     return sc;
@@ -138,6 +158,24 @@ void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
     out->format = dc->format != MXHR_UNSET ? dc->format : MXHR_FORMAT_AUTO;
     out->keep_request = dc->keep_request != MXHR_UNSET ? dc->keep_request
                                                        : 0;
+    out->history = dc->history != MXHR_UNSET ? dc->history
+                                             : MXHR_DEFAULT_HISTORY;
+    out->history_time = dc->history_time != MXHR_UNSET
+                        ? dc->history_time : MXHR_DEFAULT_HISTORY_TIME;
+    out->replay = dc->replay != MXHR_UNSET ? dc->replay : 0;
+    out->heartbeat = dc->heartbeat != MXHR_UNSET ? dc->heartbeat
+                                                 : MXHR_DEFAULT_HEARTBEAT;
+    out->message_max = dc->message_max != MXHR_UNSET
+                       ? dc->message_max : MXHR_DEFAULT_MESSAGE_MAX;
+    {
+        apr_int64_t limit = sc->message_limit != MXHR_UNSET
+                            ? sc->message_limit
+                            : MXHR_DEFAULT_MESSAGE_LIMIT;
+
+        if (out->message_max > limit) {
+            out->message_max = limit;
+        }
+    }
 }
 
 static const char *bad_value(cmd_parms *cmd, const char *arg,
@@ -342,7 +380,8 @@ static const char *set_keep_request(cmd_parms *cmd, void *dconf, int flag)
 }
 
 /* "65536", "64k", "1m": bytes, KiB, MiB. */
-static const char *parse_size(const char *arg, apr_int64_t *out)
+static const char *parse_size(const char *arg, apr_int64_t max,
+                              apr_int64_t *out)
 {
     char *end;
     apr_int64_t v, unit = 1;
@@ -352,7 +391,7 @@ static const char *parse_size(const char *arg, apr_int64_t *out)
     }
     errno = 0;
     v = apr_strtoi64(arg, &end, 10);
-    if (errno == ERANGE || v > MXHR_SEND_BUFFER_MAX) {
+    if (errno == ERANGE || v > max) {
         return "is too large";
     }
     if (*end == 'k' || *end == 'K') {
@@ -365,6 +404,9 @@ static const char *parse_size(const char *arg, apr_int64_t *out)
     }
     if (*end) {
         return "is not a size";
+    }
+    if (v > APR_INT64_MAX / unit) {
+        return "is too large";
     }
     *out = v * unit;
     return NULL;
@@ -379,7 +421,7 @@ static const char *set_send_buffer(cmd_parms *cmd, void *dconf,
     if (why) {
         return why;
     }
-    why = parse_size(arg, &v);
+    why = parse_size(arg, MXHR_SEND_BUFFER_MAX, &v);
     if (!why && (v < MXHR_SEND_BUFFER_MIN || v > MXHR_SEND_BUFFER_MAX)) {
         why = "is out of range";
     }
@@ -389,6 +431,194 @@ static const char *set_send_buffer(cmd_parms *cmd, void *dconf,
     }
     srv_conf(cmd)->send_buffer = v;
     return NULL;
+}
+
+/* ---- Channels -------------------------------------------------------- */
+
+static const char *set_channel(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    const char *err = NULL;
+
+    dc->channel = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT,
+                                    &err, NULL);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse \"%s\": %s; use "
+                            "a string expression, e.g. "
+                            "\"%%{env:MATCH_ROOM}\" or \"%%{mxhr_arg:id}\"",
+                            cmd->cmd->name, arg, err);
+    }
+    return NULL;
+}
+
+static const char *set_history(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_int64_t v;
+    const char *why = mxhr_parse_count(arg, MXHR_HISTORY_MAX, &v);
+
+    if (!why && v < 1) {
+        why = "is below 1";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, "use a whole number of messages "
+                         "from 1 to 100000 (the default is 100)");
+    }
+    dc->history = (int)v;
+    return NULL;
+}
+
+static const char *set_history_time(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_interval_time_t v;
+    const char *why = mxhr_parse_duration(arg, &v);
+
+    if (!why && v < apr_time_from_sec(1)) {
+        why = "is below 1s";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, DURATION_HELP ", at least 1s "
+                         "(the default is 1h)");
+    }
+    dc->history_time = v;
+    return NULL;
+}
+
+static const char *set_replay(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_int64_t v;
+    const char *why = mxhr_parse_count(arg, MXHR_REPLAY_MAX, &v);
+
+    if (why) {
+        return bad_value(cmd, arg, why, "use a whole number of messages "
+                         "up to 100000 (the default is 0)");
+    }
+    dc->replay = (int)v;
+    return NULL;
+}
+
+static const char *set_heartbeat(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_interval_time_t v;
+    const char *why = mxhr_parse_duration(arg, &v);
+
+    if (!why && v != 0 && v < apr_time_from_msec(100)) {
+        why = "is below 100ms";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, DURATION_HELP ", 0 for none "
+                         "(the default is 30s)");
+    }
+    dc->heartbeat = v;
+    return NULL;
+}
+
+static const char *set_message_max(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    mxhr_dir_conf *dc = dconf;
+    apr_int64_t v;
+    const char *why = parse_size(arg, MXHR_MESSAGE_MAX_MAX, &v);
+
+    if (!why && v > MXHR_MESSAGE_MAX_MAX) {
+        why = "is too large";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, "use a size up to 1024m, e.g. "
+                         "65536, 64k or 1m (the default is 64k)");
+    }
+    dc->message_max = v;
+    return NULL;
+}
+
+static const char *set_message_limit(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    apr_int64_t v;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = parse_size(arg, MXHR_MESSAGE_MAX_MAX, &v);
+    if (!why && v > MXHR_MESSAGE_MAX_MAX) {
+        why = "is too large";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, "use a size up to 1024m, e.g. 1m "
+                         "(the default is 16m)");
+    }
+    srv_conf(cmd)->message_limit = v;
+    return NULL;
+}
+
+static apr_int64_t store_size = MXHR_UNSET;
+
+apr_size_t mxhr_config_store_size(void)
+{
+    return store_size != MXHR_UNSET ? (apr_size_t)store_size
+                                    : MXHR_DEFAULT_STORE_SIZE;
+}
+
+static const char *set_store_size(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    apr_int64_t v;
+    const char *why = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (why) {
+        return why;
+    }
+    why = parse_size(arg, MXHR_STORE_SIZE_MAX, &v);
+    if (!why && v > MXHR_STORE_SIZE_MAX) {
+        why = "is too large";
+    }
+    if (!why && v < MXHR_STORE_SIZE_MIN) {
+        why = "is below 1m";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, "use a size of at least 1m, e.g. "
+                         "32m or 1024m (the default is 32m)");
+    }
+    store_size = v;
+    return NULL;
+}
+
+static const char *set_max_channels(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    apr_int64_t v;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = mxhr_parse_count(arg, 100000000, &v);
+    if (why) {
+        return bad_value(cmd, arg, why, "use a whole number of channels, "
+                         "0 for no limit but the store's");
+    }
+    srv_conf(cmd)->max_channels = (int)v;
+    return NULL;
+}
+
+/* Each reading of the configuration starts from the defaults. */
+static apr_status_t reset_store_size(void *data)
+{
+    store_size = MXHR_UNSET;
+    return APR_SUCCESS;
+}
+
+void mxhr_config_pre_config(apr_pool_t *pconf)
+{
+    store_size = MXHR_UNSET;
+    apr_pool_cleanup_register(pconf, NULL, reset_store_size,
+                              apr_pool_cleanup_null);
 }
 
 const command_rec mxhr_cmds[] = {
@@ -424,5 +654,29 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_FLAG("MxhrKeepRequest", set_keep_request, NULL, ACCESS_CONF,
                  "On the event MPM, keep each stream's request until it "
                  "ends, for a classic access log line (default Off)"),
+    AP_INIT_TAKE1("MxhrChannel", set_channel, NULL, OR_FILEINFO,
+                  "Channel id(s), an expression: one id or up to 16 "
+                  "separated by commas"),
+    AP_INIT_TAKE1("MxhrChannelHistory", set_history, NULL, OR_FILEINFO,
+                  "Messages kept per channel (default 100)"),
+    AP_INIT_TAKE1("MxhrChannelHistoryTime", set_history_time, NULL,
+                  OR_FILEINFO, "How long messages are kept (default 1h)"),
+    AP_INIT_TAKE1("MxhrChannelReplay", set_replay, NULL, OR_FILEINFO,
+                  "A new subscriber without an id first gets the last N "
+                  "messages (default 0)"),
+    AP_INIT_TAKE1("MxhrHeartbeat", set_heartbeat, NULL, OR_FILEINFO,
+                  "An idle subscription sends a heartbeat this often "
+                  "(default 30s, 0: never)"),
+    AP_INIT_TAKE1("MxhrMessageMaxSize", set_message_max, NULL, OR_FILEINFO,
+                  "Largest message a publisher takes (default 64k)"),
+    AP_INIT_TAKE1("MxhrMessageMaxSizeLimit", set_message_limit, NULL,
+                  RSRC_CONF, "Ceiling for any MxhrMessageMaxSize "
+                  "(default 16m)"),
+    AP_INIT_TAKE1("MxhrStoreSize", set_store_size, NULL, RSRC_CONF,
+                  "Shared memory for all channels, main server only "
+                  "(default 32m)"),
+    AP_INIT_TAKE1("MxhrMaxChannels", set_max_channels, NULL, RSRC_CONF,
+                  "Channels per virtual host (default 0: no limit but the "
+                  "store's)"),
     {NULL}
 };

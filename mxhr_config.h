@@ -4,6 +4,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "ap_expr.h"
 
 #include "mxhr_frame.h"
 
@@ -27,6 +28,18 @@ typedef enum {
 #define MXHR_DEFAULT_SEND_BUFFER   (64 * 1024)
 #define MXHR_SEND_BUFFER_MIN       1024
 #define MXHR_SEND_BUFFER_MAX       (64 * 1024 * 1024)
+/* Channels */
+#define MXHR_DEFAULT_HISTORY       100
+#define MXHR_HISTORY_MAX           100000
+#define MXHR_DEFAULT_HISTORY_TIME  apr_time_from_sec(3600)
+#define MXHR_REPLAY_MAX            100000
+#define MXHR_DEFAULT_HEARTBEAT     apr_time_from_sec(30)
+#define MXHR_DEFAULT_MESSAGE_MAX   (64 * 1024)
+#define MXHR_DEFAULT_MESSAGE_LIMIT (16 * 1024 * 1024)
+#define MXHR_MESSAGE_MAX_MAX       APR_INT64_C(1073741824)
+#define MXHR_DEFAULT_STORE_SIZE    (32 * 1024 * 1024)
+#define MXHR_STORE_SIZE_MIN        (1024 * 1024)
+#define MXHR_STORE_SIZE_MAX        APR_INT64_C(68719476736)
 
 typedef struct {
     const char *dir;                 /* where it was set, for the log */
@@ -39,6 +52,12 @@ typedef struct {
     apr_interval_time_t max_duration; /* 0: no limit */
     int format;                      /* mxhr_format */
     int keep_request;                /* MxhrKeepRequest */
+    const ap_expr_info_t *channel;   /* MxhrChannel; NULL: the clock */
+    int history;                     /* MxhrChannelHistory */
+    apr_interval_time_t history_time;
+    int replay;                      /* MxhrChannelReplay */
+    apr_interval_time_t heartbeat;   /* MxhrHeartbeat, 0: off */
+    apr_int64_t message_max;         /* MxhrMessageMaxSize */
 } mxhr_dir_conf;
 
 typedef struct {
@@ -47,6 +66,8 @@ typedef struct {
     apr_interval_time_t max_duration_limit; /* 0: none */
     int async;                       /* suspend between sections */
     apr_int64_t send_buffer;         /* MxhrSendBuffer, bytes */
+    apr_int64_t message_limit;       /* MxhrMessageMaxSizeLimit */
+    int max_channels;                /* MxhrMaxChannels, 0: no limit */
     int slot;                        /* shared counters index (post_config) */
 } mxhr_srv_conf;
 
@@ -64,6 +85,11 @@ typedef struct {
     apr_interval_time_t max_duration;
     int format;
     int keep_request;                /* log at the end, keep the request */
+    int history;
+    apr_interval_time_t history_time;
+    int replay;
+    apr_interval_time_t heartbeat;
+    apr_int64_t message_max;         /* the ceiling applied */
 } mxhr_settings;
 
 extern const command_rec mxhr_cmds[];
@@ -72,6 +98,12 @@ void *mxhr_create_dir_conf(apr_pool_t *p, char *dir);
 void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Forgets the last reading's MxhrStoreSize (pre_config). */
+void mxhr_config_pre_config(apr_pool_t *pconf);
+
+/* MxhrStoreSize, from the main server's config (post_config). */
+apr_size_t mxhr_config_store_size(void);
 
 void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
                            mxhr_settings *out);

@@ -53,7 +53,9 @@
 #include "ap_mpm.h"
 #include "mpm_common.h"
 
+#include "mxhr_channel.h"
 #include "mxhr_engine.h"
+#include "mxhr_store.h"
 #include "mxhr_shared.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -134,6 +136,8 @@ typedef struct {
     int epfd;                   /* -1 until the engine runs */
     int evfd;                   /* eventfd: wakes the engine */
     apr_thread_t *thread;
+    apr_thread_t *watcher;      /* waits for publishes in any child */
+    volatile apr_uint32_t chan_dirty;   /* a channel changed */
     volatile apr_uint32_t state;    /* 0 none, 1 running, 2 failed */
     volatile int stop;          /* the child is exiting */
     volatile int stopping;      /* child_stopping: end the streams */
@@ -547,6 +551,7 @@ static void entry_finish(mxhr_entry *e)
         }
         close(e->fd);
         mxhr_shared_release(&s->hold);
+        mxhr_stream_drop_sub(s);
         free(e->out);
         free(s);
         free(e);
@@ -695,9 +700,10 @@ static void entry_writable(mxhr_entry *e)
 
 /* Takes the streams whose connections the MPM has let go of, and has
  * stopped touching (see SETTLE). */
-static void take_incoming(apr_time_t now)
+static int take_incoming(apr_time_t now)
 {
     mxhr_entry *e, *next, *later = NULL;
+    int subs = 0;
 
     apr_thread_mutex_lock(engine.mutex);
     e = engine.incoming;
@@ -713,6 +719,7 @@ static void take_incoming(apr_time_t now)
             later = e;
             continue;
         }
+        subs |= e->s->sub != NULL;
         e->prev = NULL;
         e->next = engine.all;
         if (engine.all) {
@@ -749,6 +756,51 @@ static void take_incoming(apr_time_t now)
         }
         apr_thread_mutex_unlock(engine.mutex);
     }
+    return subs;
+}
+
+/* Sends what is new in their channels to the subscriptions: each
+ * channel's messages are copied out of the store once per wake and
+ * shared by its streams. */
+static void pump_subs(apr_time_t now)
+{
+    mxhr_fetch_cache *fc = mxhr_fetch_cache_create();
+    mxhr_entry *e, *next;
+
+    for (e = engine.all; e; e = next) {
+        next = e->next;
+        if (e->state != E_LIVE || !e->s->sub
+            || !mxhr_sub_pending(e->s->sub)) {
+            continue;
+        }
+        mxhr_sub_pump(e->s, fc);
+        if (e->s->ended) {
+            heap_remove(e);
+            entry_ended(e, now);
+        }
+    }
+    mxhr_fetch_cache_destroy(fc);
+}
+
+/* Waits on the store's futex word: a publish or delete in any child
+ * wakes it, and it wakes the engine. */
+static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
+{
+    apr_uint32_t seen = mxhr_store_epoch();
+
+    while (!engine.stop) {
+        apr_uint32_t now;
+
+        mxhr_store_wait(seen, apr_time_from_sec(1));
+        now = mxhr_store_epoch();
+        if (now != seen) {
+            seen = now;
+            apr_atomic_set32(&engine.chan_dirty, 1);
+            mxhr_engine_wake();
+        }
+    }
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
 }
 
 /* Writes each waiting delivery to the live streams it is for: the body
@@ -846,8 +898,14 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             /* e may be gone: later results never name it again, since
              * one epoll_wait reports each descriptor once. */
         }
-        take_incoming(now);
+        if (take_incoming(now)) {
+            /* Published while it was handed over: look now. */
+            apr_atomic_set32(&engine.chan_dirty, 1);
+        }
         run_deliveries(now);
+        if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
+            pump_subs(now);
+        }
         if (engine.stopping || mxhr_mpm_stopping()) {
             engine.stopping = 1;
             end_all(now);
@@ -887,6 +945,12 @@ static apr_status_t engine_cleanup(void *data)
         apr_thread_join(&rv, engine.thread);
         engine.thread = NULL;
     }
+    if (engine.watcher) {
+        engine.stop = 1;
+        mxhr_store_wake_all();
+        apr_thread_join(&rv, engine.watcher);
+        engine.watcher = NULL;
+    }
     while (engine.deliveries) {
         mxhr_delivery *d = engine.deliveries;
 
@@ -920,6 +984,12 @@ static int engine_running(server_rec *s)
         if (rv == APR_SUCCESS) {
             rv = apr_thread_create(&engine.thread, NULL, engine_main, NULL,
                                    engine.pool);
+        }
+        if (rv == APR_SUCCESS && mxhr_store_ready()
+            && apr_thread_create(&engine.watcher, NULL, watcher_main, NULL,
+                                 engine.pool) != APR_SUCCESS) {
+            /* Subscriptions then see publishes at their next step. */
+            engine.watcher = NULL;
         }
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MXHR_LOGNO(030)

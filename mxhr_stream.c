@@ -14,6 +14,7 @@
 #include "util_filter.h"
 #include "ap_mpm.h"
 
+#include "mxhr_channel.h"
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
 #include "mxhr_stream.h"
@@ -138,10 +139,19 @@ mxhr_stream *mxhr_stream_own(mxhr_stream *s)
     o->pool = NULL;
     o->bb = NULL;
     o->csd = NULL;
-    /* The copy holds the place and gauges now. */
+    /* The copy holds the place, the gauges and the subscription now. */
+    s->sub = NULL;
     s->hold.vhost = -1;
     s->hold.gauges = 0;
     return o;
+}
+
+void mxhr_stream_drop_sub(mxhr_stream *s)
+{
+    if (s->sub) {
+        mxhr_sub_destroy(s->sub);
+        s->sub = NULL;
+    }
 }
 
 void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why)
@@ -149,6 +159,7 @@ void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why)
     mxhr_counters *k = mxhr_shared_counters();
 
     s->ended = why;
+    mxhr_stream_drop_sub(s);
     if (k) {
         apr_atomic_inc64(&k->ended[why]);
     }
@@ -203,6 +214,7 @@ static void part_sent(mxhr_stream *s)
     mxhr_counters *k = mxhr_shared_counters();
 
     s->seq++;
+    s->last_part = apr_time_now();
     if (k) {
         apr_atomic_inc64(&k->sections_sent);
     }
@@ -393,6 +405,41 @@ int mxhr_mpm_stopping(void)
            && state == AP_MPMQ_STOPPING;
 }
 
+/* A subscription's step: what is new in its channels, a heartbeat when
+ * it has been idle. The first step always sends a part (the backlog,
+ * or a heartbeat) so that the client sees the stream open at once. */
+static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
+{
+    apr_time_t wake;
+
+    if (s->seq == 0 && s->chunked && s->r) {
+        /* The response's headers go through the request's filters. */
+        mxhr_end_reason failed = pass_flush(s, s->r->output_filters);
+
+        if (failed != MXHR_END_NONE) {
+            mxhr_stream_end(s, failed);
+            return 0;
+        }
+    }
+    mxhr_sub_pump(s, NULL);
+    if (s->ended) {
+        return 0;
+    }
+    mxhr_sub_heartbeat(s, now);
+    if (s->ended) {
+        return 0;
+    }
+    wake = mxhr_sub_heartbeat_due(s);
+    if (!wake || wake - now > MXHR_CHECK_EVERY) {
+        /* The client and the MPM are looked at every so often. */
+        wake = now + MXHR_CHECK_EVERY;
+    }
+    if (s->end_at && s->end_at < wake) {
+        wake = s->end_at;
+    }
+    return wake;
+}
+
 apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
 {
     apr_time_t wake;
@@ -411,6 +458,9 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
     if (s->end_at && now >= s->end_at) {
         mxhr_stream_close(s, MXHR_END_LIMIT);
         return 0;
+    }
+    if (s->sub) {
+        return sub_step(s, now);
     }
     if (now >= s->next_due) {
         send_section(s, now);
@@ -441,8 +491,22 @@ apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
 
 void mxhr_stream_run_blocking(mxhr_stream *s)
 {
+    apr_uint32_t epoch = mxhr_store_epoch();
     apr_time_t wake = mxhr_stream_step(s, apr_time_now());
 
+    while (wake && s->sub) {
+        apr_time_t now = apr_time_now();
+
+        /* A publish in any child wakes us at once (a futex in the
+         * store); the slices keep an eye on the client and the MPM. */
+        if (now < wake) {
+            mxhr_store_wait(epoch, wake - now < MXHR_SLICE ? wake - now
+                                                           : MXHR_SLICE);
+        }
+        /* Read before looking, so that no publish slips between. */
+        epoch = mxhr_store_epoch();
+        wake = mxhr_stream_step(s, apr_time_now());
+    }
     while (wake) {
         apr_time_t now = apr_time_now();
 

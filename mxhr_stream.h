@@ -50,6 +50,9 @@ struct mxhr_stream {
     int chunked;                /* we write the chunk framing ourselves */
     int eof_watched;            /* the engine polls for the client's EOF */
     void *engine;               /* the engine's record of this stream */
+    /* Channels (mxhr_channel.c) */
+    struct mxhr_sub *sub;       /* NULL: the clock */
+    apr_time_t last_part;       /* when a part last went out */
 };
 
 /* The stream lives in pool: r->pool, or c->pool for a stream that may
@@ -87,6 +90,9 @@ int mxhr_mpm_stopping(void);
 mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
                                  const char *headers, const char *body,
                                  apr_size_t len);
+
+/* Gives back the stream's subscription, if any (once). */
+void mxhr_stream_drop_sub(mxhr_stream *s);
 
 /* Marks the stream ended without writing anything (the client is gone),
  * counted and logged as why. */

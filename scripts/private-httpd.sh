@@ -30,6 +30,7 @@ $user
 Listen 127.0.0.1:$port
 LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
 LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule authz_host_module $mods/mod_authz_host.so
 LoadModule mime_module $mods/mod_mime.so
 LoadModule dir_module $mods/mod_dir.so
 LoadModule status_module $mods/mod_status.so
@@ -56,6 +57,20 @@ DirectoryIndex index.html
     MxhrContentType application/json
     MxhrTimeFormat iso8601
 </Location>
+# The chat demo (chat.html): the page publishes to /chat/pub/ROOM,
+# from this machine only, and subscribes at /chat/sub/ROOM.
+<LocationMatch "^/chat/pub/(?<room>[A-Za-z0-9_-]{1,64})\$">
+    SetHandler mxhr-publish
+    MxhrChannel "%{env:MATCH_ROOM}"
+    MxhrMessageMaxSize 4k
+    Require local
+</LocationMatch>
+<LocationMatch "^/chat/sub/(?<room>[A-Za-z0-9_-]{1,64})\$">
+    SetHandler mxhr-stream
+    MxhrChannel "%{env:MATCH_ROOM}"
+    MxhrChannelReplay 20
+    MxhrHeartbeat 15s
+</LocationMatch>
 <Location /server-status>
     SetHandler server-status
 </Location>

@@ -38,6 +38,18 @@ my @bad = (
     ['MxhrSendBuffer 99999999999999999999', 0, qr/MxhrSendBuffer: '9+' is too large/],
     ['MxhrSendBuffer 64k', 1, qr/MxhrSendBuffer not allowed in <Location> context/],
     ['MxhrKeepRequest maybe', 1, qr/MxhrKeepRequest must be On or Off/],
+    ['MxhrChannel "%{env:X"', 1, qr/MxhrChannel: cannot parse "%\{env:X": .*; use a string expression/],
+    ['MxhrChannelHistory 0', 1, qr/MxhrChannelHistory: '0' is below 1; use a whole number of messages from 1 to 100000/],
+    ['MxhrChannelHistory 100001', 1, qr/MxhrChannelHistory: '100001' is too large/],
+    ['MxhrChannelHistoryTime 500ms', 1, qr/MxhrChannelHistoryTime: '500ms' is below 1s/],
+    ['MxhrChannelReplay some', 1, qr/MxhrChannelReplay: 'some' must be a whole number/],
+    ['MxhrHeartbeat 50ms', 1, qr/MxhrHeartbeat: '50ms' is below 100ms; .*0 for none/],
+    ['MxhrMessageMaxSize 2048m', 1, qr/MxhrMessageMaxSize: '2048m' is too large; use a size up to 1024m/],
+    ['MxhrMessageMaxSize 10x', 1, qr/MxhrMessageMaxSize: '10x' is not a size/],
+    ['MxhrMessageMaxSizeLimit 1m', 1, qr/MxhrMessageMaxSizeLimit not allowed in <Location> context/],
+    ['MxhrStoreSize 512k', 0, qr/MxhrStoreSize: '512k' is below 1m; use a size of at least 1m/],
+    ['MxhrStoreSize 32m', 1, qr/MxhrStoreSize not allowed in <Location> context/],
+    ['MxhrMaxChannels -1', 0, qr/MxhrMaxChannels: '-1' must be a whole number/],
 );
 
 plan tests => 2 + 3 * @bad;

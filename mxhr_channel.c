@@ -1,0 +1,576 @@
+/* mod_mxhr: channel ids and subscriptions (see mxhr_channel.h). */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_base64.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "mxhr_channel.h"
+#include "mxhr_config.h"
+#include "mxhr_stream.h"
+
+APLOG_USE_MODULE(mxhr);
+
+const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t seq)
+{
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
+                        mxhr_store_id(), seq);
+}
+
+/* The value of query argument name in args, decoded; NULL if absent. */
+static const char *query_arg(apr_pool_t *p, const char *args,
+                             const char *name)
+{
+    apr_size_t nl = strlen(name);
+
+    while (args && *args) {
+        const char *end = args + strcspn(args, "&;");
+
+        if ((apr_size_t)(end - args) > nl && strncmp(args, name, nl) == 0
+            && args[nl] == '=') {
+            char *v = apr_pstrmemdup(p, args + nl + 1, end - args - nl - 1);
+
+            /* A bad escape gives an empty value (an empty channel id is
+             * refused with 400). */
+            return ap_unescape_urlencoded(v) == OK ? v : "";
+        }
+        if ((apr_size_t)(end - args) == nl && strncmp(args, name, nl) == 0) {
+            return "";
+        }
+        args = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+static const char *mxhr_arg_func(ap_expr_eval_ctx_t *ctx, const void *data,
+                                 const char *arg)
+{
+    const char *v;
+
+    if (!ctx->r) {
+        return "";
+    }
+    v = query_arg(ctx->p, ctx->r->args, arg);
+    return v ? v : "";
+}
+
+static int mxhr_expr_lookup(ap_expr_lookup_parms *parms)
+{
+    if (parms->type == AP_EXPR_FUNC_STRING
+        && strcasecmp(parms->name, "mxhr_arg") == 0) {
+        *parms->func = mxhr_arg_func;
+        *parms->data = NULL;
+        return OK;
+    }
+    return DECLINED;
+}
+
+void mxhr_channel_register_hooks(apr_pool_t *p)
+{
+    ap_hook_expr_lookup(mxhr_expr_lookup, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+const char *mxhr_channel_ids(request_rec *r, const ap_expr_info_t *expr,
+                             const char **ids, int *n)
+{
+    const char *err = NULL, *val, *p;
+
+    *n = 0;
+    val = ap_expr_str_exec(r, expr, &err);
+    if (err || !val) {
+        return apr_psprintf(r->pool, "MxhrChannel could not be evaluated: "
+                            "%s", err ? err : "no value");
+    }
+    p = val;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        apr_size_t len = end ? (apr_size_t)(end - p) : strlen(p);
+        const char *id;
+        apr_size_t i;
+        int k;
+
+        /* Spaces around the commas separate, inside an id they do not. */
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == 0) {
+            return "empty channel id";
+        }
+        if (len > MXHR_CHANNEL_NAME_MAX) {
+            return "channel id longer than 255 bytes";
+        }
+        for (i = 0; i < len; i++) {
+            unsigned char ch = (unsigned char)p[i];
+
+            if (ch < 0x20 || ch == 0x7f) {
+                return "channel id with a control character";
+            }
+            if (ch == ' ') {
+                return "channel id with a space";
+            }
+        }
+        id = apr_pstrmemdup(r->pool, p, len);
+        for (k = 0; k < *n && strcmp(ids[k], id) != 0; k++) {
+            /* duplicates count once */
+        }
+        if (k == *n) {
+            if (*n == MXHR_CHANNELS_MAX) {
+                return "more than 16 channels";
+            }
+            ids[(*n)++] = id;
+        }
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    return NULL;
+}
+
+/* ---- Subscriptions --------------------------------------------------- */
+
+struct mxhr_sub {
+    int n;
+    mxhr_chan_ref ref[MXHR_CHANNELS_MAX];
+    const char *name[MXHR_CHANNELS_MAX];
+    apr_uint64_t after[MXHR_CHANNELS_MAX];  /* the backlog's start */
+    int backlog;                /* still to send */
+    int replay;                 /* backlog: the last N only (0: all) */
+    apr_uint64_t upto;          /* the backlog's end */
+    apr_uint64_t cursor;        /* everything up to it is sent */
+    apr_interval_time_t heartbeat;
+};
+
+/* Parses "<store>-<seq>"; 0 when it is not one of this store's. */
+static int parse_id(const char *id, apr_uint64_t *seq)
+{
+    char *end;
+    apr_uint64_t store, n;
+
+    if (!id || !apr_isdigit(*id)) {
+        return 0;
+    }
+    store = apr_strtoi64(id, &end, 10);
+    if (*end != '-' || !apr_isdigit(end[1])) {
+        return 0;
+    }
+    n = apr_strtoi64(end + 1, &end, 10);
+    if (*end || store != mxhr_store_id() || n > mxhr_store_last_seq()) {
+        return 0;
+    }
+    *seq = n;
+    return 1;
+}
+
+void mxhr_sub_destroy(mxhr_sub *sub)
+{
+    int i;
+
+    if (!sub) {
+        return;
+    }
+    for (i = 0; i < sub->n; i++) {
+        mxhr_store_unsubscribe(&sub->ref[i]);
+    }
+    free(sub);
+}
+
+apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
+                             const char **ids, int n, int max_channels,
+                             int replay, apr_interval_time_t heartbeat,
+                             mxhr_sub **out, mxhr_sub_history *history)
+{
+    apr_size_t names = 0;
+    const char *last_id;
+    apr_uint64_t resume = 0;
+    int i, have_id, lost = 0;
+    mxhr_sub *sub;
+    char *p;
+
+    for (i = 0; i < n; i++) {
+        names += strlen(ids[i]) + 1;
+    }
+    sub = calloc(1, sizeof(*sub) + names);
+    if (!sub) {
+        return APR_ENOMEM;
+    }
+    p = (char *)(sub + 1);
+    for (i = 0; i < n; i++) {
+        apr_size_t l = strlen(ids[i]) + 1;
+        apr_status_t rv;
+
+        sub->name[i] = memcpy(p, ids[i], l);
+        p += l;
+        rv = mxhr_store_subscribe(vhost, ids[i], max_channels, &sub->ref[i]);
+        if (rv != APR_SUCCESS) {
+            mxhr_sub_destroy(sub);
+            return rv;
+        }
+        sub->n++;
+    }
+    sub->heartbeat = heartbeat;
+    /* Where the stream starts: the backlog ends at the newest message
+     * now; later ones come live. */
+    sub->upto = sub->cursor = mxhr_store_last_seq();
+
+    last_id = apr_table_get(r->headers_in, "Last-Event-ID");
+    if (!last_id) {
+        last_id = query_arg(r->pool, r->args, "last_event_id");
+    }
+    have_id = last_id && *last_id;
+    if (have_id) {
+        if (!parse_id(last_id, &resume)) {
+            lost = 1;
+        }
+        for (i = 0; i < n; i++) {
+            mxhr_batch *b = NULL;
+            apr_uint64_t dropped = 0;
+
+            /* Still kept after it, in every channel? */
+            if (!lost) {
+                mxhr_store_fetch(&sub->ref[i], resume, 0, 0, &b, &dropped);
+                free(b);
+            }
+            if (resume < dropped) {
+                lost = 1;
+            }
+        }
+        for (i = 0; i < n; i++) {
+            /* Lost: from the oldest kept message. */
+            sub->after[i] = lost ? 0 : resume;
+        }
+        sub->backlog = 1;
+    }
+    else if (replay > 0) {
+        sub->replay = replay;
+        sub->backlog = 1;
+    }
+    *history = lost ? MXHR_SUB_LOST : MXHR_SUB_OK;
+    *out = sub;
+    return APR_SUCCESS;
+}
+
+/* ---- Fetching, shared within one engine wake -------------------------- */
+
+#define CACHE_BUCKETS 1024
+
+typedef struct cache_node cache_node;
+struct cache_node {
+    cache_node *next;
+    mxhr_chan_ref ref;
+    apr_uint64_t after;         /* the batch holds what follows it */
+    int gone;
+    apr_uint64_t dropped;
+    mxhr_batch *batch;
+};
+
+struct mxhr_fetch_cache {
+    apr_uint64_t upto;          /* fixed for the whole wake */
+    cache_node *bucket[CACHE_BUCKETS];
+};
+
+mxhr_fetch_cache *mxhr_fetch_cache_create(void)
+{
+    mxhr_fetch_cache *fc = calloc(1, sizeof(*fc));
+
+    if (fc) {
+        fc->upto = mxhr_store_last_seq();
+    }
+    return fc;
+}
+
+void mxhr_fetch_cache_destroy(mxhr_fetch_cache *fc)
+{
+    int i;
+
+    if (!fc) {
+        return;
+    }
+    for (i = 0; i < CACHE_BUCKETS; i++) {
+        cache_node *c = fc->bucket[i], *next;
+
+        for (; c; c = next) {
+            next = c->next;
+            free(c->batch);
+            free(c);
+        }
+    }
+    free(fc);
+}
+
+/* What a channel holds after "after" (up to the wake's end): from the
+ * cache when a batch there starts at or before it, else fetched (and
+ * cached, replacing a later-starting batch). The batch stays owned by
+ * the cache. */
+static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
+                                 const mxhr_chan_ref *ref,
+                                 apr_uint64_t after, mxhr_batch **b,
+                                 apr_uint64_t *dropped)
+{
+    cache_node **slot = &fc->bucket[ref->idx % CACHE_BUCKETS], *c;
+    apr_status_t rv;
+
+    for (c = *slot; c; c = c->next) {
+        if (c->ref.idx == ref->idx && c->ref.gen == ref->gen) {
+            break;
+        }
+    }
+    if (c && c->after <= after) {
+        *b = c->batch;
+        *dropped = c->dropped;
+        return c->gone ? MXHR_STORE_NOTFOUND : APR_SUCCESS;
+    }
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+            return APR_ENOMEM;
+        }
+        c->ref = *ref;
+        c->next = *slot;
+        *slot = c;
+    }
+    free(c->batch);
+    c->batch = NULL;
+    c->after = after;
+    rv = mxhr_store_fetch(ref, after, fc->upto, 0, &c->batch, &c->dropped);
+    c->gone = rv == MXHR_STORE_NOTFOUND;
+    *b = c->batch;
+    *dropped = c->dropped;
+    return rv;
+}
+
+int mxhr_sub_pending(const mxhr_sub *sub)
+{
+    int i;
+
+    if (sub->backlog) {
+        return 1;
+    }
+    for (i = 0; i < sub->n; i++) {
+        if (mxhr_store_chan_last(&sub->ref[i]) > sub->cursor) {
+            return 1;       /* new messages, or the channel is gone */
+        }
+    }
+    return 0;
+}
+
+/* 1 when body holds "--boundary", which would end the part early. */
+static int holds_delimiter(const char *body, apr_size_t len,
+                           const char *boundary)
+{
+    apr_size_t bl = strlen(boundary);
+    const char *p = body, *end = body + len;
+
+    while (p + 2 + bl <= end) {
+        const char *d = memchr(p, '-', end - p - 1 - bl);
+
+        if (!d) {
+            return 0;
+        }
+        if (d[1] == '-' && memcmp(d + 2, boundary, bl) == 0) {
+            return 1;
+        }
+        p = d + 1;
+    }
+    return 0;
+}
+
+/* The body in base64, lines of 76 (RFC 2045); malloc'd. */
+static char *base64_lines(const char *body, apr_size_t len,
+                          apr_size_t *out_len)
+{
+    apr_size_t raw = apr_base64_encode_len((int)len);
+    char *enc = malloc(raw), *out;
+    apr_size_t n, i, k = 0;
+
+    if (!enc) {
+        return NULL;
+    }
+    n = apr_base64_encode(enc, body, (int)len);
+    if (n && enc[n - 1] == '\0') {
+        n--;
+    }
+    out = malloc(n + 2 * (n / 76 + 1));
+    if (!out) {
+        free(enc);
+        return NULL;
+    }
+    for (i = 0; i < n; i += 76) {
+        apr_size_t l = n - i < 76 ? n - i : 76;
+
+        if (i) {
+            out[k++] = '\r';
+            out[k++] = '\n';
+        }
+        memcpy(out + k, enc + i, l);
+        k += l;
+    }
+    free(enc);
+    *out_len = k;
+    return out;
+}
+
+static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
+                                    const char *channel)
+{
+    char headers[64 + 40 + MXHR_CHANNEL_NAME_MAX + 48];
+    mxhr_end_reason failed;
+    apr_size_t elen;
+    char *enc;
+    int b64 = holds_delimiter(m->body, m->len, s->boundary);
+
+    apr_snprintf(headers, sizeof(headers), "Mxhr-Id: %" APR_UINT64_T_FMT
+                 "-%" APR_UINT64_T_FMT "\r\nMxhr-Channel: %s\r\n%s",
+                 mxhr_store_id(), m->seq, channel,
+                 b64 ? "Content-Transfer-Encoding: base64\r\n" : "");
+    if (!b64) {
+        return mxhr_stream_push(s, m->content_type, headers, m->body,
+                                m->len);
+    }
+    /* A fixed MxhrBoundary that the message carries: base64 has no
+     * "--" and cannot end the part early. */
+    enc = base64_lines(m->body, m->len, &elen);
+    if (!enc) {
+        return MXHR_END_ERROR;
+    }
+    failed = mxhr_stream_push(s, m->content_type, headers, enc, elen);
+    free(enc);
+    return failed;
+}
+
+void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
+{
+    mxhr_sub *sub = s->sub;
+    mxhr_batch *b[MXHR_CHANNELS_MAX];
+    int next[MXHR_CHANNELS_MAX];
+    apr_uint64_t upto;
+    apr_uint64_t delivered = 0;
+    int i, backlog = sub->backlog, gone = 0, behind = 0;
+
+    if (!backlog && !mxhr_sub_pending(sub)) {
+        return;
+    }
+    upto = backlog ? sub->upto : fc ? fc->upto : mxhr_store_last_seq();
+    sub->backlog = 0;
+    for (i = 0; i < sub->n; i++) {
+        apr_uint64_t after = backlog ? sub->after[i] : sub->cursor;
+        apr_status_t rv;
+        apr_uint64_t dropped = 0;
+
+        b[i] = NULL;
+        next[i] = 0;
+        if (backlog && sub->replay) {
+            after = 0;
+        }
+        if (fc && !backlog) {
+            rv = cached_fetch(fc, &sub->ref[i], after, &b[i], &dropped);
+        }
+        else {
+            rv = mxhr_store_fetch(&sub->ref[i], after, upto,
+                                  backlog ? sub->replay : 0, &b[i],
+                                  &dropped);
+        }
+        if (rv == MXHR_STORE_NOTFOUND) {
+            gone = 1;
+        }
+        else if (!backlog && after < dropped) {
+            /* Messages it has not had are gone: it cannot go on
+             * without a gap. */
+            behind = 1;
+        }
+    }
+    if (!gone && !behind) {
+        /* Every channel's messages in id order: one number is then the
+         * position in all of them. */
+        for (;;) {
+            const mxhr_msg *m = NULL;
+            int k = -1;
+
+            for (i = 0; i < sub->n; i++) {
+                if (!b[i]) {
+                    continue;
+                }
+                while (next[i] < b[i]->n
+                       && b[i]->msgs[next[i]].seq <= sub->cursor
+                       && !backlog) {
+                    next[i]++;      /* a cached batch may start earlier */
+                }
+                if (next[i] < b[i]->n
+                    && (!m || b[i]->msgs[next[i]].seq < m->seq)) {
+                    m = &b[i]->msgs[next[i]];
+                    k = i;
+                }
+            }
+            if (!m) {
+                break;
+            }
+            mxhr_end_reason failed;
+
+            next[k]++;
+            failed = push_message(s, m, sub->name[k]);
+            if (failed != MXHR_END_NONE) {
+                mxhr_stream_end(s, failed);
+                break;
+            }
+            delivered++;
+        }
+    }
+    if (!fc || backlog) {
+        for (i = 0; i < sub->n; i++) {
+            free(b[i]);
+        }
+    }
+    mxhr_store_count_delivered(delivered);
+    if (s->ended) {
+        return;
+    }
+    if (upto > sub->cursor) {
+        sub->cursor = upto;
+    }
+    if (gone) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(060)
+                     "[client %s] \"%s\": channel deleted; ending the "
+                     "stream", s->client, s->what);
+        mxhr_stream_close(s, MXHR_END_LIMIT);
+    }
+    else if (behind) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(061)
+                     "[client %s] \"%s\": fell behind the channel's kept "
+                     "history; ending the stream (the client resumes)",
+                     s->client, s->what);
+        mxhr_stream_close(s, MXHR_END_SLOW);
+    }
+}
+
+apr_time_t mxhr_sub_heartbeat_due(const mxhr_stream *s)
+{
+    return s->sub->heartbeat > 0 ? s->last_part + s->sub->heartbeat : 0;
+}
+
+void mxhr_sub_heartbeat(mxhr_stream *s, apr_time_t now)
+{
+    apr_time_t due = mxhr_sub_heartbeat_due(s);
+
+    /* The first part goes at once: it opens the body. */
+    if (s->seq == 0 || (due && now >= due)) {
+        mxhr_end_reason failed = mxhr_stream_push(s, "text/plain",
+                                                  "Mxhr-Heartbeat: 1\r\n",
+                                                  "", 0);
+
+        if (failed != MXHR_END_NONE) {
+            mxhr_stream_end(s, failed);
+        }
+    }
+}

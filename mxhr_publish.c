@@ -1,0 +1,275 @@
+/* mod_mxhr: the publisher, SetHandler mxhr-publish.
+ *
+ * Speaks nchan's publisher API, so that an application moves over by
+ * changing a URL: POST/PUT a message (201 when someone was subscribed,
+ * 202 when not), GET the channel's info, DELETE the channel; the answer
+ * is the channel's info as JSON.
+ */
+
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "mxhr_channel.h"
+#include "mxhr_config.h"
+#include "mxhr_publish.h"
+#include "mxhr_store.h"
+
+APLOG_USE_MODULE(mxhr);
+
+extern module AP_MODULE_DECLARE_DATA mxhr_module;
+
+#define MXHR_PUBLISH_HANDLER "mxhr-publish"
+
+/* A channel id in a JSON string: ids have no control characters, so
+ * only the quote and the backslash need escaping. */
+static const char *json_str(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 0;
+    const char *q;
+    char *out, *o;
+
+    for (q = s; *q; q++) {
+        n += (*q == '"' || *q == '\\') ? 2 : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    for (q = s; *q; q++) {
+        if (*q == '"' || *q == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *q;
+    }
+    *o = '\0';
+    return out;
+}
+
+static int answer(request_rec *r, int status, const char *channel,
+                  const mxhr_chan_info *info, int with_id)
+{
+    apr_time_t ago = info->requested
+                     ? apr_time_sec(apr_time_now() - info->requested) : -1;
+
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only) {
+        return OK;
+    }
+    ap_rprintf(r, "{\"channel\": \"%s\", ", json_str(r->pool, channel));
+    if (with_id) {
+        ap_rprintf(r, "\"id\": \"%s\", ",
+                   mxhr_message_id(r->pool, info->id));
+    }
+    ap_rprintf(r, "\"messages\": %u, \"requested\": %" APR_TIME_T_FMT
+               ", \"subscribers\": %u, \"last_message_id\": %s%s%s}\n",
+               info->messages, ago < 0 ? -1 : ago, info->subscribers,
+               info->last_seq ? "\"" : "",
+               info->last_seq ? mxhr_message_id(r->pool, info->last_seq)
+                              : "null",
+               info->last_seq ? "\"" : "");
+    return OK;
+}
+
+/* A short plain-text error body that says what is wrong. */
+static int refuse(request_rec *r, int status, const char *why)
+{
+    ap_custom_response(r, status, apr_pstrcat(r->pool,
+                       ap_escape_html(r->pool, why), "\n", NULL));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(070)
+                  "publish refused (%d): %s", status, why);
+    return status;
+}
+
+/* Reads the whole body, at most max bytes; 413 beyond. */
+static int read_body(request_rec *r, apr_int64_t max, char **body,
+                     apr_size_t *len)
+{
+    apr_size_t size = 0, got = 0;
+    char *buf = NULL;
+    int rv;
+
+    if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rv;
+    }
+    /* Refused before "100 Continue": the client need not send it. */
+    if (r->remaining > max) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, apr_psprintf(
+            r->pool, "the message (%" APR_OFF_T_FMT " bytes) is larger "
+            "than MxhrMessageMaxSize (%" APR_INT64_T_FMT " bytes)",
+            r->remaining, max));
+    }
+    if (ap_should_client_block(r)) {
+        for (;;) {
+            long n;
+
+            if (got == size) {
+                apr_size_t grow = size ? 2 * size : 8192;
+                char *nb;
+
+                if (grow > (apr_size_t)max + 1) {
+                    grow = (apr_size_t)max + 1;
+                }
+                if (grow <= size) {
+                    r->connection->keepalive = AP_CONN_CLOSE;
+                    return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  apr_psprintf(r->pool, "the message is "
+                                               "larger than "
+                                               "MxhrMessageMaxSize (%"
+                                               APR_INT64_T_FMT " bytes)",
+                                               max));
+                }
+                nb = apr_palloc(r->pool, grow);
+                if (got) {
+                    memcpy(nb, buf, got);
+                }
+                buf = nb;
+                size = grow;
+            }
+            n = ap_get_client_block(r, buf + got, size - got);
+            if (n == 0) {
+                break;
+            }
+            if (n < 0) {
+                /* The client went away, or its chunks were bad. */
+                r->connection->keepalive = AP_CONN_CLOSE;
+                return HTTP_BAD_REQUEST;
+            }
+            got += n;
+        }
+    }
+    *body = buf ? buf : "";
+    *len = got;
+    return OK;
+}
+
+static int publish(request_rec *r, const mxhr_settings *set,
+                   const mxhr_srv_conf *sc, const char *vhost,
+                   const char *channel)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    mxhr_chan_info info;
+    apr_status_t rv;
+    apr_size_t len = 0;
+    char *body = NULL;
+    int st;
+
+    if ((st = read_body(r, set->message_max, &body, &len)) != OK) {
+        return st;
+    }
+    if (!ct || !*ct) {
+        ct = "application/octet-stream";
+    }
+    else if (strlen(ct) > 1024 || strpbrk(ct, "\r\n")) {
+        return refuse(r, HTTP_BAD_REQUEST, "the Content-Type is longer "
+                      "than 1024 bytes");
+    }
+    rv = mxhr_store_publish(vhost, channel, sc->max_channels > 0
+                            ? sc->max_channels : 0, set->history,
+                            set->history_time, ct, body, len, &info);
+    if (rv == MXHR_STORE_TOO_BIG) {
+        return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
+            r->pool, "the message (%" APR_SIZE_T_FMT " bytes) cannot fit "
+            "the channel store (MxhrStoreSize)", len));
+    }
+    if (rv == MXHR_STORE_FULL) {
+        return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
+            r->pool, "no room for a new channel (MxhrMaxChannels %d for "
+            "this virtual host, or the store's table is full)",
+            sc->max_channels > 0 ? sc->max_channels : 0));
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MXHR_LOGNO(071)
+                      "cannot store the message");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(072)
+                  "published to channel \"%s\": id %s, %" APR_SIZE_T_FMT
+                  " bytes, %u subscribers", channel,
+                  mxhr_message_id(r->pool, info.id), len, info.subscribers);
+    return answer(r, info.subscribers ? HTTP_CREATED : HTTP_ACCEPTED,
+                  channel, &info, 1);
+}
+
+static int mxhr_publish_handler(request_rec *r)
+{
+    const mxhr_dir_conf *dc;
+    const mxhr_srv_conf *sc;
+    mxhr_settings set;
+    const char *ids[MXHR_CHANNELS_MAX], *why, *vhost;
+    mxhr_chan_info info;
+    apr_status_t rv;
+    int n, st;
+
+    if (!r->handler || strcmp(r->handler, MXHR_PUBLISH_HANDLER) != 0) {
+        return DECLINED;
+    }
+    /* The 405's Allow header is built from these. */
+    r->allowed |= (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST)
+                  | (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_DELETE);
+    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, M_POST, M_PUT,
+                              M_DELETE, -1);
+    if (r->method_number != M_GET && r->method_number != M_POST
+        && r->method_number != M_PUT && r->method_number != M_DELETE) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &mxhr_module);
+    sc = ap_get_module_config(r->server->module_config, &mxhr_module);
+    if (!dc->channel) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(073)
+                      "SetHandler mxhr-publish needs MxhrChannel (for %s)",
+                      dc->dir ? dc->dir : r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!mxhr_store_ready()) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    mxhr_settings_resolve(dc, sc, &set);
+    why = mxhr_channel_ids(r, dc->channel, ids, &n);
+    if (!why && n != 1) {
+        why = "a message goes to one channel; MxhrChannel gave several";
+    }
+    if (why) {
+        if (r->method_number == M_POST || r->method_number == M_PUT) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+        }
+        return refuse(r, HTTP_BAD_REQUEST, why);
+    }
+    vhost = mxhr_store_vhost_key(r->pool, r->server);
+
+    switch (r->method_number) {
+    case M_POST:
+    case M_PUT:
+        return publish(r, &set, sc, vhost, ids[0]);
+    case M_DELETE:
+        if ((st = ap_discard_request_body(r)) != OK) {
+            return st;
+        }
+        rv = mxhr_store_delete(vhost, ids[0], &info);
+        if (rv == APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(074)
+                          "channel \"%s\" deleted (%u messages, %u "
+                          "subscribers)", ids[0], info.messages,
+                          info.subscribers);
+        }
+        return rv == APR_SUCCESS ? answer(r, HTTP_OK, ids[0], &info, 0)
+                                 : HTTP_NOT_FOUND;
+    default:
+        if ((st = ap_discard_request_body(r)) != OK) {
+            return st;
+        }
+        rv = mxhr_store_info(vhost, ids[0], &info);
+        return rv == APR_SUCCESS ? answer(r, HTTP_OK, ids[0], &info, 0)
+                                 : HTTP_NOT_FOUND;
+    }
+}
+
+void mxhr_publish_register_hooks(apr_pool_t *p)
+{
+    ap_hook_handler(mxhr_publish_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}

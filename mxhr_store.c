@@ -1,0 +1,877 @@
+/* mod_mxhr: the channel store (see mxhr_store.h).
+ *
+ * Layout of the segment: a header (lock, futex word, counters), the
+ * virtual hosts, the channels, a hash index of the channels, then the
+ * message ring. Ring positions are byte counts since the store was made
+ * (they only grow); a record never wraps: the end of the ring is padded.
+ *
+ * The lock is a process-shared, robust pthread mutex: a child that dies
+ * holding it cannot stop the others. What it guarded may be torn then,
+ * so the store is emptied and gets a new id (subscribers resuming are
+ * told their history is lost), which is honest and cannot crash.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#include "apr_atomic.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "mxhr_config.h"
+#include "mxhr_store.h"
+
+APLOG_USE_MODULE(mxhr);
+
+#define STORE_MAGIC   0x4d58485253544f52ULL   /* "MXHRSTOR" */
+#define STORE_VERSION 1
+#define NONE          ((apr_uint64_t)-1)
+#define PAD           0xffffffffu
+#define VHOSTS_MAX    1024
+/* One channel per this many bytes of store. */
+#define BYTES_PER_CHANNEL 2048
+
+#define ALIGN8(n) (((n) + 7) & ~(apr_uint64_t)7)
+
+typedef struct {
+    apr_uint32_t used;
+    apr_uint32_t channels;
+    char key[MXHR_VHOST_KEY_MAX + 1];
+} vhost_row;
+
+typedef struct {
+    apr_uint32_t used;
+    volatile apr_uint32_t gen;
+    apr_uint64_t hash;
+    volatile apr_uint64_t last_seq;
+    apr_uint64_t dropped_upto;      /* newest seq no longer kept */
+    apr_uint64_t first_pos, last_pos;
+    apr_uint32_t count;
+    volatile apr_uint32_t subscribers;
+    apr_int64_t requested;
+    apr_int64_t hist_time;
+    apr_uint32_t hist_max;
+    apr_uint32_t vhost;
+    apr_uint32_t next_free;         /* idx + 1, 0: none */
+    apr_uint32_t name_len;
+    char name[MXHR_CHANNEL_NAME_MAX + 1];
+} chan_row;
+
+typedef struct {
+    apr_uint32_t size;              /* the whole record, 8-aligned */
+    apr_uint32_t chan;              /* PAD: filler to the ring's end */
+    apr_uint32_t gen;
+    apr_uint32_t dead;
+    apr_uint64_t seq;
+    apr_int64_t time;
+    apr_uint64_t next;              /* the channel's next, NONE: last */
+    apr_uint32_t ct_len, body_len;
+} rec_hdr;
+
+typedef struct {
+    apr_uint64_t magic;
+    apr_uint32_t version;
+    apr_uint32_t nchan, nindex;
+    apr_uint64_t size;
+    volatile apr_uint64_t store_id;
+    pthread_mutex_t lock;
+    volatile apr_uint32_t epoch;    /* the futex word */
+    apr_uint32_t free_head;
+    volatile apr_uint64_t last_seq;
+    apr_uint64_t forgotten_upto;    /* newest seq of a forgotten channel */
+    volatile apr_uint64_t published, delivered;
+    volatile apr_uint64_t channels, messages, subscribers;
+    apr_uint64_t vhost_off, chan_off, index_off, ring_off, ring_size;
+    apr_uint64_t head, tail;
+} store_hdr;
+
+typedef struct {
+    apr_shm_t *shm;
+    apr_size_t size;
+} store_retained;
+
+static store_hdr *st;
+
+#define VHOSTS() ((vhost_row *)((char *)st + st->vhost_off))
+#define CHANS()  ((chan_row *)((char *)st + st->chan_off))
+#define INDEX()  ((apr_uint32_t *)((char *)st + st->index_off))
+#define RING()   ((char *)st + st->ring_off)
+
+static apr_uint64_t hash_key(apr_uint32_t vhost, const char *name,
+                             apr_size_t len)
+{
+    apr_uint64_t h = 14695981039346656037ULL ^ vhost;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Empties the store; a new id makes every earlier id unknown. */
+static void store_reset(void)
+{
+    apr_uint32_t i;
+
+    memset(VHOSTS(), 0, VHOSTS_MAX * sizeof(vhost_row));
+    memset(INDEX(), 0, st->nindex * sizeof(apr_uint32_t));
+    for (i = 0; i < st->nchan; i++) {
+        chan_row *c = &CHANS()[i];
+        apr_uint32_t gen = c->gen;
+
+        memset(c, 0, sizeof(*c));
+        c->gen = gen + 1;
+        c->next_free = i + 2 <= st->nchan ? i + 2 : 0;
+    }
+    st->free_head = st->nchan ? 1 : 0;
+    st->head = st->tail = 0;
+    st->channels = st->messages = st->subscribers = 0;
+    st->forgotten_upto = 0;
+    st->last_seq = 0;
+    st->store_id = (apr_uint64_t)apr_time_now();
+}
+
+static int store_lock(void)
+{
+    int rc = pthread_mutex_lock(&st->lock);
+
+    if (rc == EOWNERDEAD) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL, MXHR_LOGNO(050)
+                     "a child died while changing the channel store; "
+                     "emptying it (subscribers resuming are told their "
+                     "history is lost)");
+        store_reset();
+        pthread_mutex_consistent(&st->lock);
+        rc = 0;
+    }
+    return rc == 0;
+}
+
+static void store_unlock(void)
+{
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void wake_all(void)
+{
+    apr_atomic_inc32(&st->epoch);
+    syscall(SYS_futex, &st->epoch, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
+                             apr_size_t size)
+{
+    store_retained *ret;
+    pthread_mutexattr_t attr;
+    apr_uint64_t nchan, nindex, off;
+    apr_status_t rv;
+
+    ret = ap_retained_data_get("mxhr_store");
+    if (!ret) {
+        ret = ap_retained_data_create("mxhr_store", sizeof(*ret));
+        memset(ret, 0, sizeof(*ret));
+    }
+    if (ret->shm && ret->size == size) {
+        st = apr_shm_baseaddr_get(ret->shm);
+        if (st->magic == STORE_MAGIC && st->version == STORE_VERSION) {
+            return APR_SUCCESS;
+        }
+    }
+    if (ret->shm) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, MXHR_LOGNO(051)
+                     "MxhrStoreSize changed: a new, empty channel store");
+        /* Children of the old generation keep their own mapping. */
+        apr_shm_destroy(ret->shm);
+        ret->shm = NULL;
+    }
+    /* The process pool: the store outlives this generation. */
+    rv = apr_shm_create(&ret->shm, size, NULL, s->process->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MXHR_LOGNO(052)
+                     "cannot create the channel store (MxhrStoreSize %"
+                     APR_SIZE_T_FMT " bytes)", size);
+        st = NULL;
+        return rv;
+    }
+    ret->size = size;
+    st = apr_shm_baseaddr_get(ret->shm);
+    memset(st, 0, sizeof(*st));
+
+    nchan = size / BYTES_PER_CHANNEL;
+    for (nindex = 1; nindex < 2 * nchan; nindex <<= 1) {
+        /* a power of two, at most half full */
+    }
+    off = ALIGN8(sizeof(*st));
+    st->vhost_off = off;
+    off += ALIGN8(VHOSTS_MAX * sizeof(vhost_row));
+    st->chan_off = off;
+    off += ALIGN8(nchan * sizeof(chan_row));
+    st->index_off = off;
+    off += ALIGN8(nindex * sizeof(apr_uint32_t));
+    st->ring_off = off;
+    if (off + 4096 > size) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MXHR_LOGNO(053)
+                     "MxhrStoreSize %" APR_SIZE_T_FMT " is too small",
+                     size);
+        st = NULL;
+        return APR_EINVAL;
+    }
+    st->ring_size = (size - off) & ~(apr_uint64_t)7;
+    st->nchan = (apr_uint32_t)nchan;
+    st->nindex = (apr_uint32_t)nindex;
+    st->size = size;
+
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (pthread_mutex_init(&st->lock, &attr) != 0) {
+        pthread_mutexattr_destroy(&attr);
+        st = NULL;
+        return APR_EGENERAL;
+    }
+    pthread_mutexattr_destroy(&attr);
+    store_reset();
+    st->version = STORE_VERSION;
+    st->magic = STORE_MAGIC;
+    return APR_SUCCESS;
+}
+
+int mxhr_store_ready(void)
+{
+    return st != NULL;
+}
+
+apr_uint64_t mxhr_store_id(void)
+{
+    return st ? st->store_id : 0;
+}
+
+apr_uint64_t mxhr_store_last_seq(void)
+{
+    return st ? apr_atomic_read64(&st->last_seq) : 0;
+}
+
+const char *mxhr_store_vhost_key(apr_pool_t *p, server_rec *s)
+{
+    unsigned port = s->port;
+
+    if (!port && s->addrs) {
+        port = s->addrs->host_port;
+    }
+    return apr_psprintf(p, "%.*s:%u", MXHR_VHOST_KEY_MAX - 8,
+                        s->server_hostname ? s->server_hostname : "",
+                        port);
+}
+
+/* Under the lock: the vhost's row, made if new (NULL when full). */
+static apr_uint32_t vhost_find(const char *key, int make)
+{
+    vhost_row *v = VHOSTS();
+    apr_uint32_t i;
+
+    for (i = 0; i < VHOSTS_MAX && v[i].used; i++) {
+        if (strcmp(v[i].key, key) == 0) {
+            return i;
+        }
+    }
+    if (!make || i == VHOSTS_MAX) {
+        return PAD;
+    }
+    v[i].used = 1;
+    v[i].channels = 0;
+    apr_cpystrn(v[i].key, key, sizeof(v[i].key));
+    return i;
+}
+
+static apr_uint32_t index_slot(apr_uint64_t h)
+{
+    return (apr_uint32_t)(h & (st->nindex - 1));
+}
+
+/* Under the lock: the channel's row index, or PAD. */
+static apr_uint32_t chan_find(apr_uint32_t vhost, const char *name)
+{
+    apr_size_t len = strlen(name);
+    apr_uint64_t h = hash_key(vhost, name, len);
+    apr_uint32_t *ix = INDEX();
+    apr_uint32_t i = index_slot(h);
+
+    while (ix[i]) {
+        chan_row *c = &CHANS()[ix[i] - 1];
+
+        if (c->hash == h && c->vhost == vhost && c->name_len == len
+            && memcmp(c->name, name, len) == 0) {
+            return ix[i] - 1;
+        }
+        i = (i + 1) & (st->nindex - 1);
+    }
+    return PAD;
+}
+
+static apr_uint32_t chan_make(apr_uint32_t vhost, const char *name,
+                              int max_channels)
+{
+    vhost_row *v = &VHOSTS()[vhost];
+    apr_uint32_t *ix = INDEX();
+    apr_uint32_t n, i;
+    chan_row *c;
+
+    if (!st->free_head
+        || (max_channels > 0 && v->channels >= (apr_uint32_t)max_channels)) {
+        return PAD;
+    }
+    n = st->free_head - 1;
+    c = &CHANS()[n];
+    st->free_head = c->next_free;
+    c->used = 1;
+    c->name_len = (apr_uint32_t)strlen(name);
+    memcpy(c->name, name, c->name_len + 1);
+    c->vhost = vhost;
+    c->hash = hash_key(vhost, name, c->name_len);
+    c->last_seq = 0;
+    /* Whatever a forgotten channel held, an id from then is not known
+     * to be complete here. */
+    c->dropped_upto = st->forgotten_upto;
+    c->first_pos = c->last_pos = NONE;
+    c->count = 0;
+    c->subscribers = 0;
+    c->requested = 0;
+    c->hist_max = 100;
+    c->hist_time = apr_time_from_sec(3600);
+    for (i = index_slot(c->hash); ix[i]; i = (i + 1) & (st->nindex - 1)) {
+        /* linear probing */
+    }
+    ix[i] = n + 1;
+    v->channels++;
+    st->channels++;
+    return n;
+}
+
+/* Takes the channel out of the index (backward-shift deletion: no
+ * tombstones to slow lookups down) and gives its row back. */
+static void chan_free(apr_uint32_t n)
+{
+    chan_row *c = &CHANS()[n];
+    apr_uint32_t *ix = INDEX();
+    apr_uint32_t mask = st->nindex - 1;
+    apr_uint32_t i = index_slot(c->hash), j;
+
+    while (ix[i] && ix[i] != n + 1) {
+        i = (i + 1) & mask;
+    }
+    if (ix[i]) {
+        ix[i] = 0;
+        for (j = (i + 1) & mask; ix[j]; j = (j + 1) & mask) {
+            apr_uint32_t home = index_slot(CHANS()[ix[j] - 1].hash);
+
+            /* Move j back to the hole when its home is not in (i, j]. */
+            if ((j > i && (home <= i || home > j))
+                || (j < i && (home <= i && home > j))) {
+                ix[i] = ix[j];
+                ix[j] = 0;
+                i = j;
+            }
+        }
+    }
+    if (c->dropped_upto > st->forgotten_upto) {
+        st->forgotten_upto = c->dropped_upto;
+    }
+    if (c->last_seq > st->forgotten_upto) {
+        st->forgotten_upto = c->last_seq;
+    }
+    st->subscribers -= c->subscribers;
+    VHOSTS()[c->vhost].channels--;
+    st->channels--;
+    c->used = 0;
+    c->subscribers = 0;
+    c->gen++;
+    c->next_free = st->free_head;
+    st->free_head = n + 1;
+}
+
+static rec_hdr *rec_at(apr_uint64_t pos)
+{
+    return (rec_hdr *)(RING() + pos % st->ring_size);
+}
+
+/* Drops the channel's oldest kept message (its space comes back when
+ * the ring's tail passes it). */
+static void drop_first(chan_row *c)
+{
+    rec_hdr *h = rec_at(c->first_pos);
+
+    h->dead = 1;
+    if (h->seq > c->dropped_upto) {
+        c->dropped_upto = h->seq;
+    }
+    c->count--;
+    st->messages--;
+    if (c->count) {
+        c->first_pos = h->next;
+    }
+    else {
+        c->first_pos = c->last_pos = NONE;
+    }
+}
+
+/* Applies the channel's history limits (count, age). */
+static void chan_trim(chan_row *c, apr_time_t now)
+{
+    while (c->count
+           && (c->count > c->hist_max
+               || rec_at(c->first_pos)->time < now - c->hist_time)) {
+        drop_first(c);
+    }
+}
+
+static void chan_maybe_free(apr_uint32_t n)
+{
+    chan_row *c = &CHANS()[n];
+
+    if (c->used && c->count == 0 && c->subscribers == 0) {
+        chan_free(n);
+    }
+}
+
+/* Frees the ring's oldest record; 0 when the ring is torn. */
+static int evict_tail(void)
+{
+    apr_uint64_t off = st->tail % st->ring_size;
+    rec_hdr *h;
+
+    if (st->ring_size - off < sizeof(rec_hdr)) {
+        st->tail += st->ring_size - off;
+        return 1;
+    }
+    h = rec_at(st->tail);
+    if (h->size < sizeof(rec_hdr) || h->size > st->ring_size - off
+        || st->tail + h->size > st->head) {
+        return 0;
+    }
+    if (h->chan != PAD && !h->dead && h->chan < st->nchan) {
+        chan_row *c = &CHANS()[h->chan];
+
+        if (c->used && c->gen == h->gen && c->first_pos == st->tail) {
+            drop_first(c);
+            chan_maybe_free(h->chan);
+        }
+    }
+    st->tail += h->size;
+    return 1;
+}
+
+/* Under the lock: gives back the space of the dead records at the
+ * ring's tail, so that what is used is what is kept. */
+static void ring_reclaim(void)
+{
+    while (st->tail < st->head) {
+        apr_uint64_t off = st->tail % st->ring_size;
+        rec_hdr *h;
+
+        if (st->ring_size - off < sizeof(rec_hdr)) {
+            st->tail += st->ring_size - off;
+            continue;
+        }
+        h = rec_at(st->tail);
+        if ((h->chan != PAD && !h->dead) || h->size < sizeof(rec_hdr)
+            || h->size > st->ring_size - off
+            || st->tail + h->size > st->head) {
+            break;
+        }
+        st->tail += h->size;
+    }
+    if (st->tail == st->head) {
+        st->tail = st->head = 0;
+    }
+}
+
+/* Under the lock: a record of need bytes at the ring's head, the
+ * oldest messages evicted to make room; NONE when need is too big. */
+static apr_uint64_t ring_alloc(apr_uint64_t need)
+{
+    for (;;) {
+        apr_uint64_t off = st->head % st->ring_size;
+        apr_uint64_t pad = st->ring_size - off < need
+                           ? st->ring_size - off : 0;
+
+        if (st->head - st->tail + pad + need <= st->ring_size) {
+            if (pad >= sizeof(rec_hdr)) {
+                rec_hdr *h = rec_at(st->head);
+
+                memset(h, 0, sizeof(*h));
+                h->size = (apr_uint32_t)pad;
+                h->chan = PAD;
+            }
+            st->head += pad;
+            st->head += need;
+            return st->head - need;
+        }
+        if (st->head == st->tail || !evict_tail()) {
+            /* Nothing left to evict, or a torn ring: start afresh. */
+            if (st->head != st->tail) {
+                store_reset();
+            }
+            st->head = st->tail = 0;
+            if (need > st->ring_size) {
+                return NONE;
+            }
+        }
+    }
+}
+
+/* Under the lock: the channel, or PAD. */
+static apr_uint32_t lookup(const char *vhost, const char *name, int make,
+                           int max_channels, apr_status_t *why)
+{
+    apr_uint32_t v = vhost_find(vhost, make), n;
+
+    *why = MXHR_STORE_NOTFOUND;
+    if (v == PAD) {
+        if (make) {
+            *why = MXHR_STORE_FULL;
+        }
+        return PAD;
+    }
+    n = chan_find(v, name);
+    if (n == PAD && make) {
+        n = chan_make(v, name, max_channels);
+        if (n == PAD) {
+            *why = MXHR_STORE_FULL;
+        }
+    }
+    return n;
+}
+
+static void fill_info(const chan_row *c, mxhr_chan_info *info)
+{
+    info->last_seq = c->last_seq;
+    info->messages = c->count;
+    info->subscribers = c->subscribers;
+    info->requested = c->requested;
+}
+
+apr_status_t mxhr_store_publish(const char *vhost, const char *name,
+                                int max_channels, int hist_max,
+                                apr_interval_time_t hist_time,
+                                const char *content_type, const char *body,
+                                apr_size_t len, mxhr_chan_info *info)
+{
+    apr_size_t ct_len = strlen(content_type);
+    apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + ct_len + 1 + len);
+    apr_time_t now = apr_time_now();
+    apr_status_t why;
+    apr_uint32_t n;
+    apr_uint64_t pos;
+    chan_row *c;
+    rec_hdr *h;
+
+    memset(info, 0, sizeof(*info));
+    if (!st) {
+        return MXHR_STORE_NONE;
+    }
+    if (need > st->ring_size || len > 0x7fffffff) {
+        return MXHR_STORE_TOO_BIG;
+    }
+    if (!store_lock()) {
+        return APR_EGENERAL;
+    }
+    n = lookup(vhost, name, 1, max_channels, &why);
+    if (n == PAD) {
+        store_unlock();
+        return why;
+    }
+    c = &CHANS()[n];
+    c->hist_max = hist_max > 0 ? (apr_uint32_t)hist_max : 1;
+    c->hist_time = hist_time;
+    /* Counted as a subscriber while its room is made, so that eviction
+     * cannot free the channel under us. */
+    c->subscribers++;
+    pos = ring_alloc(need);
+    c = &CHANS()[n];
+    c->subscribers--;
+    if (pos == NONE || !c->used) {
+        if (c->used) {
+            chan_maybe_free(n);
+        }
+        store_unlock();
+        return MXHR_STORE_TOO_BIG;
+    }
+    h = rec_at(pos);
+    h->size = (apr_uint32_t)need;
+    h->chan = n;
+    h->gen = c->gen;
+    h->dead = 0;
+    h->seq = st->last_seq + 1;
+    h->time = now;
+    h->next = NONE;
+    h->ct_len = (apr_uint32_t)ct_len;
+    h->body_len = (apr_uint32_t)len;
+    memcpy((char *)(h + 1), content_type, ct_len + 1);
+    if (len) {
+        memcpy((char *)(h + 1) + ct_len + 1, body, len);
+    }
+    if (c->count) {
+        rec_at(c->last_pos)->next = pos;
+    }
+    else {
+        c->first_pos = pos;
+    }
+    c->last_pos = pos;
+    c->count++;
+    st->messages++;
+    chan_trim(c, now);
+    ring_reclaim();
+    /* Readers check last_seq without the lock: the record is whole
+     * before it says so. */
+    apr_atomic_set64(&c->last_seq, h->seq);
+    apr_atomic_set64(&st->last_seq, h->seq);
+    fill_info(c, info);
+    info->id = h->seq;
+    store_unlock();
+    apr_atomic_inc64(&st->published);
+    wake_all();
+    return APR_SUCCESS;
+}
+
+apr_status_t mxhr_store_info(const char *vhost, const char *name,
+                             mxhr_chan_info *info)
+{
+    apr_status_t why;
+    apr_uint32_t n;
+
+    memset(info, 0, sizeof(*info));
+    if (!st) {
+        return MXHR_STORE_NONE;
+    }
+    if (!store_lock()) {
+        return APR_EGENERAL;
+    }
+    n = lookup(vhost, name, 0, 0, &why);
+    if (n != PAD) {
+        chan_trim(&CHANS()[n], apr_time_now());
+        ring_reclaim();
+        fill_info(&CHANS()[n], info);
+    }
+    store_unlock();
+    return n == PAD ? MXHR_STORE_NOTFOUND : APR_SUCCESS;
+}
+
+apr_status_t mxhr_store_delete(const char *vhost, const char *name,
+                               mxhr_chan_info *info)
+{
+    apr_status_t why;
+    apr_uint32_t n;
+
+    memset(info, 0, sizeof(*info));
+    if (!st) {
+        return MXHR_STORE_NONE;
+    }
+    if (!store_lock()) {
+        return APR_EGENERAL;
+    }
+    n = lookup(vhost, name, 0, 0, &why);
+    if (n != PAD) {
+        chan_row *c = &CHANS()[n];
+
+        fill_info(c, info);
+        while (c->count) {
+            drop_first(c);
+        }
+        chan_free(n);
+        ring_reclaim();
+    }
+    store_unlock();
+    if (n == PAD) {
+        return MXHR_STORE_NOTFOUND;
+    }
+    wake_all();
+    return APR_SUCCESS;
+}
+
+apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
+                                  int max_channels, mxhr_chan_ref *ref)
+{
+    apr_status_t why;
+    apr_uint32_t n;
+
+    if (!st) {
+        return MXHR_STORE_NONE;
+    }
+    if (!store_lock()) {
+        return APR_EGENERAL;
+    }
+    n = lookup(vhost, name, 1, max_channels, &why);
+    if (n != PAD) {
+        chan_row *c = &CHANS()[n];
+
+        chan_trim(c, apr_time_now());
+        c->subscribers++;
+        st->subscribers++;
+        c->requested = apr_time_now();
+        ref->idx = n;
+        ref->gen = c->gen;
+    }
+    store_unlock();
+    return n == PAD ? why : APR_SUCCESS;
+}
+
+void mxhr_store_unsubscribe(const mxhr_chan_ref *ref)
+{
+    chan_row *c;
+
+    if (!st || ref->idx >= st->nchan || !store_lock()) {
+        return;
+    }
+    c = &CHANS()[ref->idx];
+    if (c->used && c->gen == ref->gen && c->subscribers > 0) {
+        c->subscribers--;
+        st->subscribers--;
+        chan_maybe_free(ref->idx);
+    }
+    store_unlock();
+}
+
+apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref)
+{
+    chan_row *c;
+    apr_uint64_t last;
+
+    if (!st || ref->idx >= st->nchan) {
+        return NONE;
+    }
+    c = &CHANS()[ref->idx];
+    last = apr_atomic_read64(&c->last_seq);
+    return apr_atomic_read32(&c->gen) == ref->gen ? last : NONE;
+}
+
+apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
+                              apr_uint64_t upto, int last_n,
+                              mxhr_batch **out, apr_uint64_t *dropped)
+{
+    apr_uint64_t pos, bytes = 0;
+    int n = 0, skip = 0, i;
+    mxhr_batch *b;
+    chan_row *c;
+    char *p;
+
+    *out = NULL;
+    *dropped = 0;
+    if (!st || ref->idx >= st->nchan) {
+        return MXHR_STORE_NOTFOUND;
+    }
+    if (!store_lock()) {
+        return APR_EGENERAL;
+    }
+    c = &CHANS()[ref->idx];
+    if (!c->used || c->gen != ref->gen) {
+        store_unlock();
+        return MXHR_STORE_NOTFOUND;
+    }
+    chan_trim(c, apr_time_now());
+    *dropped = c->dropped_upto;
+    /* Count, then copy in one block. */
+    for (pos = c->count ? c->first_pos : NONE; pos != NONE;
+         pos = rec_at(pos)->next) {
+        rec_hdr *h = rec_at(pos);
+
+        if (h->seq > after && h->seq <= upto) {
+            n++;
+            bytes += h->ct_len + 1 + h->body_len;
+        }
+    }
+    if (last_n > 0 && n > last_n) {
+        skip = n - last_n;
+    }
+    if (n - skip > 0) {
+        b = malloc(sizeof(*b) + (n - skip) * sizeof(mxhr_msg) + bytes);
+        if (!b) {
+            store_unlock();
+            return APR_ENOMEM;
+        }
+        b->n = 0;
+        b->msgs = (mxhr_msg *)(b + 1);
+        p = (char *)(b->msgs + (n - skip));
+        i = 0;
+        for (pos = c->first_pos; pos != NONE; pos = rec_at(pos)->next) {
+            rec_hdr *h = rec_at(pos);
+            mxhr_msg *m;
+
+            if (h->seq <= after || h->seq > upto || i++ < skip) {
+                continue;
+            }
+            m = &b->msgs[b->n++];
+            m->seq = h->seq;
+            m->content_type = memcpy(p, h + 1, h->ct_len + 1);
+            p += h->ct_len + 1;
+            m->len = h->body_len;
+            m->body = memcpy(p, (char *)(h + 1) + h->ct_len + 1, m->len);
+            p += m->len;
+        }
+        *out = b;
+    }
+    store_unlock();
+    return APR_SUCCESS;
+}
+
+apr_uint32_t mxhr_store_epoch(void)
+{
+    return st ? apr_atomic_read32(&st->epoch) : 0;
+}
+
+void mxhr_store_wait(apr_uint32_t seen, apr_interval_time_t timeout)
+{
+    struct timespec ts;
+
+    if (!st) {
+        apr_sleep(timeout);
+        return;
+    }
+    if (timeout <= 0) {
+        return;
+    }
+    ts.tv_sec = apr_time_sec(timeout);
+    ts.tv_nsec = apr_time_usec(timeout) * 1000;
+    /* Returns at once if the word has moved on already: no wake-up is
+     * lost between reading it and sleeping. */
+    syscall(SYS_futex, &st->epoch, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+void mxhr_store_wake_all(void)
+{
+    if (st) {
+        wake_all();
+    }
+}
+
+void mxhr_store_count_delivered(apr_uint64_t n)
+{
+    if (st && n) {
+        apr_atomic_add64(&st->delivered, n);
+    }
+}
+
+void mxhr_store_get_stats(mxhr_store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!st) {
+        return;
+    }
+    out->size = st->size;
+    out->used = st->head - st->tail;
+    out->channels = st->channels;
+    out->messages = st->messages;
+    out->subscribers = st->subscribers;
+    out->published = apr_atomic_read64(&st->published);
+    out->delivered = apr_atomic_read64(&st->delivered);
+}

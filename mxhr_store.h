@@ -1,0 +1,132 @@
+/* mod_mxhr: the channel store, one shared-memory segment for every
+ * channel of every virtual host, across all children and across
+ * graceful restarts.
+ *
+ * Messages live in one byte ring in publish order; each channel links
+ * its kept messages. When the ring is full the oldest message of the
+ * whole store goes first. Every message gets the next number of the
+ * store (seq), so ids increase per channel, a subscriber's position in
+ * all of its channels is one number, and an id is never reused: the
+ * store's own id (its creation time) is part of it.
+ *
+ * A publish bumps a futex word in the segment and wakes every waiter
+ * in every child with one system call.
+ */
+#ifndef MXHR_STORE_H
+#define MXHR_STORE_H
+
+#include "httpd.h"
+
+#define MXHR_CHANNEL_NAME_MAX 255
+#define MXHR_VHOST_KEY_MAX 300
+
+/* A channel as a stream holds it: its place and its generation, which
+ * changes when the channel is deleted. */
+typedef struct {
+    apr_uint32_t idx;
+    apr_uint32_t gen;
+} mxhr_chan_ref;
+
+/* What the publisher answers with (nchan's channel info). */
+typedef struct {
+    apr_uint64_t id;            /* the new message's seq (publish) */
+    apr_uint64_t last_seq;      /* the channel's newest, 0: none */
+    apr_uint32_t messages;      /* kept now */
+    apr_uint32_t subscribers;
+    apr_time_t requested;       /* a subscriber last came, 0: never */
+} mxhr_chan_info;
+
+/* One message handed out by mxhr_store_fetch(). */
+typedef struct {
+    apr_uint64_t seq;
+    const char *content_type;
+    const char *body;
+    apr_size_t len;
+} mxhr_msg;
+
+/* Messages copied out of the store in one malloc'd block. */
+typedef struct {
+    int n;
+    mxhr_msg *msgs;
+} mxhr_batch;
+
+/* What mod_status shows. */
+typedef struct {
+    apr_uint64_t size, used;
+    apr_uint64_t channels, messages, subscribers;
+    apr_uint64_t published, delivered;
+} mxhr_store_stats;
+
+/* Results other than APR_SUCCESS. */
+#define MXHR_STORE_NOTFOUND  APR_NOTFOUND
+#define MXHR_STORE_TOO_BIG   APR_ENOSPC   /* cannot fit the store: 507 */
+#define MXHR_STORE_FULL      APR_EAGAIN   /* no room for a channel: 507 */
+#define MXHR_STORE_NONE      APR_ENOTIMPL /* no store (post_config failed) */
+
+/* Creates the segment once, or keeps the one from before a graceful
+ * restart when its size is unchanged (post_config). */
+apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
+                             apr_size_t size);
+
+/* 1 once the store exists. */
+int mxhr_store_ready(void);
+
+/* The store's id, the first half of every message id. */
+apr_uint64_t mxhr_store_id(void);
+
+/* The newest message number in the whole store. */
+apr_uint64_t mxhr_store_last_seq(void);
+
+/* The virtual host's part of a channel's key (ServerName:port). */
+const char *mxhr_store_vhost_key(apr_pool_t *p, server_rec *s);
+
+/* Stores a message in a channel (made if new, unless its vhost has
+ * max_channels already; 0: no limit), keeping at most hist_max messages
+ * no older than hist_time. */
+apr_status_t mxhr_store_publish(const char *vhost, const char *name,
+                                int max_channels, int hist_max,
+                                apr_interval_time_t hist_time,
+                                const char *content_type, const char *body,
+                                apr_size_t len, mxhr_chan_info *info);
+
+apr_status_t mxhr_store_info(const char *vhost, const char *name,
+                             mxhr_chan_info *info);
+
+/* Forgets the channel and its messages; its streams see it gone. */
+apr_status_t mxhr_store_delete(const char *vhost, const char *name,
+                               mxhr_chan_info *info);
+
+/* Counts a subscriber in the channel (made if new) and gives its ref. */
+apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
+                                  int max_channels, mxhr_chan_ref *ref);
+
+/* Gives back a subscription; nothing if the channel is gone. */
+void mxhr_store_unsubscribe(const mxhr_chan_ref *ref);
+
+/* Lock-free: the channel's newest seq, or (apr_uint64_t)-1 when the
+ * channel is gone (deleted). */
+apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref);
+
+/* Copies the channel's kept messages with after < seq <= upto (the last
+ * last_n of them when last_n > 0) into *out (NULL when none; free with
+ * free()). *dropped is the newest seq the channel no longer keeps
+ * (evicted, expired): a reader positioned before it has missed
+ * messages. MXHR_STORE_NOTFOUND when the channel is gone. */
+apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
+                              apr_uint64_t upto, int last_n,
+                              mxhr_batch **out, apr_uint64_t *dropped);
+
+/* The futex word: changes with every publish and delete. */
+apr_uint32_t mxhr_store_epoch(void);
+
+/* Waits until the word differs from seen, or timeout passes. */
+void mxhr_store_wait(apr_uint32_t seen, apr_interval_time_t timeout);
+
+/* Wakes every waiter (this child's watcher at its exit). */
+void mxhr_store_wake_all(void);
+
+void mxhr_store_count_delivered(apr_uint64_t n);
+
+void mxhr_store_get_stats(mxhr_store_stats *st);
+
+#endif /* MXHR_STORE_H */
