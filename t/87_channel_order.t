@@ -9,7 +9,7 @@ use Time::HiRes qw(time);
 use MxhrTest qw(server_port);
 use MxhrChannel;
 
-plan tests => 15;
+plan tests => 17;
 
 my $N = 1000;
 my $port = server_port();

@@ -11,7 +11,7 @@ use Apache::Test qw(-withtestmore);
 use MxhrTest qw(server_port);
 use MxhrChannel;
 
-plan tests => 47;
+plan tests => 52;
 
 my $port = server_port();
 my $base = uniq_name('err');

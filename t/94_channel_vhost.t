@@ -7,7 +7,7 @@ use Apache::Test qw(-withtestmore);
 use MxhrTest qw(server_port error_log_size error_log_since);
 use MxhrChannel;
 
-plan tests => 31;
+plan tests => 36;
 
 my $port = server_port();
 my $port2 = server_port('mxhr_chan2');
@@ -65,12 +65,24 @@ $r = ch_request($port, 'POST', '/chht/pub/x', body => 'live', type => 'text/plai
 is $r->{status}, 201, 'with the subscriber: 201';
 ok $s->wait_messages(3, 3), 'the live message';
 is join(',', map { $_->{body} } $s->messages), 'h6,h7,live', 'last two, then live';
+is scalar($s->heartbeats), 0, '.htaccess MxhrHeartbeat 0: no heartbeat part';
 $r = ch_request($port, 'POST', '/chht/pub/x', body => 'z' x 2049);
 is $r->{status}, 413, '.htaccess MxhrMessageMaxSize 2k: 413 for 2049 bytes';
 my $g = ch_subscribe($port, '/chht/sub/y', headers => { 'Last-Event-ID' => $ids[0] });
 is $g->header('mxhr-history'), 'lost', 'an id evicted by the .htaccess history: lost';
 $g->close;
+my $newest = ($s->messages)[-1]{id} // 'none';
 $s->close;
+
+# MxhrHeartbeat 0 (off): nothing to catch up, nothing published: no part.
+my $idle = ch_subscribe($port, '/chht/sub/z', headers => { 'Last-Event-ID' => $newest });
+$idle->pump(1.2);
+is join(',', map { $_->{heartbeat} ? 'heartbeat' : 'message' } $idle->parts), '',
+   '.htaccess MxhrHeartbeat 0, resumed from the newest id: no part while idle';
+ok wait_subscribers($port, '/chht/pub/x', 1), 'subscribed';
+ch_request($port, 'POST', '/chht/pub/x', body => 'wake', type => 'text/plain');
+ok $idle->wait_messages(1, 3) && ($idle->messages)[0]{body} eq 'wake', 'then the next message';
+$idle->close;
 
 my $off = error_log_size();
 $r = ch_request($port, 'POST', '/chht/bad-server/x', body => 'x');

@@ -332,6 +332,8 @@ sub _read_once {
         $self->{raw} = substr $self->{raw}, $i + 4;
     }
     $self->_decode;
+    # Parsed as they arrive, so that each part's {at} is its arrival.
+    $self->parts;
     return 1;
 }
 
