@@ -18,6 +18,7 @@ use warnings FATAL => 'all';
 
 use IO::Socket::INET ();
 use IO::Select ();
+use Socket ();
 use Time::HiRes qw(time sleep);
 use MIME::Parser ();
 use MIME::Base64 qw(decode_base64);
@@ -247,11 +248,23 @@ sub mime_parts {
     return @parts;
 }
 
+# ch_subscribe($port, $path, headers => {...}, proto => '1.0',
+#              rcvbuf => bytes (a small receive window: a slow reader))
 sub ch_subscribe {
     my ($port, $path, %o) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                     Proto => 'tcp', Timeout => 5)
-        or die "connect 127.0.0.1:$port: $!";
+    my $sock;
+    if ($o{rcvbuf}) {
+        # Before connect, or the window is already negotiated (large).
+        $sock = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
+        setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), pack('i', $o{rcvbuf}));
+        $sock->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1')))
+            or die "connect 127.0.0.1:$port: $!";
+    }
+    else {
+        $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 5)
+            or die "connect 127.0.0.1:$port: $!";
+    }
     binmode $sock;
     my $proto = $o{proto} || '1.1';
     my $req = "GET $path HTTP/$proto\r\nHost: 127.0.0.1:$port\r\n";
