@@ -10,7 +10,7 @@ use MIME::Base64 qw(decode_base64);
 use MxhrTest qw(server_port);
 use MxhrChannel;
 
-plan tests => 63;
+plan tests => 68;
 
 my $port = server_port();
 my $ch = uniq_name('bodies');
@@ -108,12 +108,27 @@ $_->close for @subs;
 
 # One byte over 64 KB is over the default MxhrMessageMaxSize.
 my $r = ch_request($port, 'POST', $pub, body => 'x' x 65537);
+my $s;
 is $r->{status}, 413, '64 KB + 1 byte: 413 (default MxhrMessageMaxSize 64k)';
+
+# The response of a subscription is a stream like the clock's.
+$s = ch_subscribe($port, "/ch/sub?id=$ch");
+is $s->header('content-type'), 'multipart/x-mixed-replace; boundary="chb"',
+   'a subscription: multipart/x-mixed-replace by default';
+is $s->header('cache-control'), 'no-cache, no-store', 'Cache-Control: no-cache, no-store';
+ok $s->chunked && !defined $s->header('content-length'), 'HTTP/1.1: chunked, no Content-Length';
+$s->close;
+$s = ch_subscribe($port, "/ch/sub?id=$ch", headers => { Accept => 'multipart/mixed' });
+is $s->header('content-type'), 'multipart/mixed; boundary="chb"', 'Accept: multipart/mixed picks it';
+$s->close;
+$r = ch_request($port, 'HEAD', "/ch/sub?id=$ch");
+is $r->{status} . ' ' . ($r->{headers}{'content-type'} // '') . ' [' . $r->{body} . ']',
+   '200 multipart/x-mixed-replace; boundary="chb" []', 'HEAD: the headers, no body';
 
 # %{mxhr_arg:id}: the argument among others, URL-decoded.
 my $argch = uniq_name('arg');
 (my $enc = $argch) =~ s/-/%2D/g;
-my $s = ch_subscribe($port, "/ch/sub?x=1&id=$argch&y=2");
+$s = ch_subscribe($port, "/ch/sub?x=1&id=$argch&y=2");
 ok wait_subscribers($port, "/ch/pub?id=$argch", 1), 'subscribed by ?x=1&id=NAME&y=2';
 $r = ch_request($port, 'POST', "/ch/pub?a=b&id=$enc", body => 'decoded');
 is $r->{status}, 201, 'published to the URL-encoded name';
