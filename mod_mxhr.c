@@ -220,9 +220,9 @@ static int mxhr_handler(request_rec *r)
         mxhr_sub_history history;
         apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
                                                                   r->server),
-                                          ids, nids, sc->max_channels > 0
-                                          ? sc->max_channels : 0,
-                                          set.replay, set.heartbeat,
+                                          ids, nids, (int)(sc->max_channels > 0
+                                          ? sc->max_channels : 0),
+                                          (int)set.replay, set.heartbeat,
                                           &s->sub, &history);
 
         if (rv != APR_SUCCESS) {
@@ -230,7 +230,7 @@ static int mxhr_handler(request_rec *r)
                           "no room for a new channel (MxhrMaxChannels %d "
                           "for this virtual host, or the store's table is "
                           "full); refusing the subscription with 503",
-                          sc->max_channels > 0 ? sc->max_channels : 0);
+                          (int)(sc->max_channels > 0 ? sc->max_channels : 0));
             mxhr_shared_release(&s->hold);
             return refuse(r, &set);
         }
@@ -254,13 +254,23 @@ static int mxhr_handler(request_rec *r)
             s->chunked = 1;
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
-                  "stream started: %s, every %" APR_TIME_T_FMT "ms, "
-                  "max %" APR_INT64_T_FMT " sections, max %" APR_TIME_T_FMT
-                  "ms (0: none), source %s, %s", media,
-                  apr_time_as_msec(set.interval), set.max_sections,
-                  apr_time_as_msec(set.max_duration), s->source->name,
-                  s->async ? "on the push engine" : "blocking");
+    if (s->sub) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(018)
+                      "subscription started: %s, %d channel(s) \"%s\"%s, "
+                      "heartbeat every %" APR_TIME_T_FMT "ms (0: none), %s",
+                      media, nids, ids[0], nids > 1 ? ", ..." : "",
+                      apr_time_as_msec(set.heartbeat),
+                      s->async ? "on the push engine" : "blocking");
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
+                      "stream started: %s, every %" APR_TIME_T_FMT "ms, "
+                      "max %" APR_INT64_T_FMT " sections, max %"
+                      APR_TIME_T_FMT "ms (0: none), source %s, %s", media,
+                      apr_time_as_msec(set.interval), set.max_sections,
+                      apr_time_as_msec(set.max_duration), s->source->name,
+                      s->async ? "on the push engine" : "blocking");
+    }
     if (s->async) {
         /* The first section goes out on this thread, at once. */
         apr_time_t wake = mxhr_stream_step(s, apr_time_now());

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apr_base64.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 
@@ -15,6 +14,7 @@
 
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
+#include "mxhr_frame.h"
 #include "mxhr_stream.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -25,31 +25,6 @@ const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t seq)
                         mxhr_store_id(), seq);
 }
 
-/* The value of query argument name in args, decoded; NULL if absent. */
-static const char *query_arg(apr_pool_t *p, const char *args,
-                             const char *name)
-{
-    apr_size_t nl = strlen(name);
-
-    while (args && *args) {
-        const char *end = args + strcspn(args, "&;");
-
-        if ((apr_size_t)(end - args) > nl && strncmp(args, name, nl) == 0
-            && args[nl] == '=') {
-            char *v = apr_pstrmemdup(p, args + nl + 1, end - args - nl - 1);
-
-            /* A bad escape gives an empty value (an empty channel id is
-             * refused with 400). */
-            return ap_unescape_urlencoded(v) == OK ? v : "";
-        }
-        if ((apr_size_t)(end - args) == nl && strncmp(args, name, nl) == 0) {
-            return "";
-        }
-        args = *end ? end + 1 : end;
-    }
-    return NULL;
-}
-
 static const char *mxhr_arg_func(ap_expr_eval_ctx_t *ctx, const void *data,
                                  const char *arg)
 {
@@ -58,7 +33,7 @@ static const char *mxhr_arg_func(ap_expr_eval_ctx_t *ctx, const void *data,
     if (!ctx->r) {
         return "";
     }
-    v = query_arg(ctx->p, ctx->r->args, arg);
+    v = mxhr_query_arg(ctx->p, ctx->r->args, arg);
     return v ? v : "";
 }
 
@@ -81,7 +56,7 @@ void mxhr_channel_register_hooks(apr_pool_t *p)
 const char *mxhr_channel_ids(request_rec *r, const ap_expr_info_t *expr,
                              const char **ids, int *n)
 {
-    const char *err = NULL, *val, *p;
+    const char *err = NULL, *val;
 
     *n = 0;
     val = ap_expr_str_exec(r, expr, &err);
@@ -89,54 +64,7 @@ const char *mxhr_channel_ids(request_rec *r, const ap_expr_info_t *expr,
         return apr_psprintf(r->pool, "MxhrChannel could not be evaluated: "
                             "%s", err ? err : "no value");
     }
-    p = val;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        apr_size_t len = end ? (apr_size_t)(end - p) : strlen(p);
-        const char *id;
-        apr_size_t i;
-        int k;
-
-        /* Spaces around the commas separate, inside an id they do not. */
-        while (len && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
-            len--;
-        }
-        if (len == 0) {
-            return "empty channel id";
-        }
-        if (len > MXHR_CHANNEL_NAME_MAX) {
-            return "channel id longer than 255 bytes";
-        }
-        for (i = 0; i < len; i++) {
-            unsigned char ch = (unsigned char)p[i];
-
-            if (ch < 0x20 || ch == 0x7f) {
-                return "channel id with a control character";
-            }
-            if (ch == ' ') {
-                return "channel id with a space";
-            }
-        }
-        id = apr_pstrmemdup(r->pool, p, len);
-        for (k = 0; k < *n && strcmp(ids[k], id) != 0; k++) {
-            /* duplicates count once */
-        }
-        if (k == *n) {
-            if (*n == MXHR_CHANNELS_MAX) {
-                return "more than 16 channels";
-            }
-            ids[(*n)++] = id;
-        }
-        if (!end) {
-            break;
-        }
-        p = end + 1;
-    }
-    return NULL;
+    return mxhr_channel_split(r->pool, val, ids, MXHR_CHANNELS_MAX, n);
 }
 
 /* ---- Subscriptions --------------------------------------------------- */
@@ -156,18 +84,10 @@ struct mxhr_sub {
 /* Parses "<store>-<seq>"; 0 when it is not one of this store's. */
 static int parse_id(const char *id, apr_uint64_t *seq)
 {
-    char *end;
     apr_uint64_t store, n;
 
-    if (!id || !apr_isdigit(*id)) {
-        return 0;
-    }
-    store = apr_strtoi64(id, &end, 10);
-    if (*end != '-' || !apr_isdigit(end[1])) {
-        return 0;
-    }
-    n = apr_strtoi64(end + 1, &end, 10);
-    if (*end || store != mxhr_store_id() || n > mxhr_store_last_seq()) {
+    if (!mxhr_message_id_parse(id, &store, &n) || store != mxhr_store_id()
+        || n > mxhr_store_last_seq()) {
         return 0;
     }
     *seq = n;
@@ -227,7 +147,7 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
 
     last_id = apr_table_get(r->headers_in, "Last-Event-ID");
     if (!last_id) {
-        last_id = query_arg(r->pool, r->args, "last_event_id");
+        last_id = mxhr_query_arg(r->pool, r->args, "last_event_id");
     }
     have_id = last_id && *last_id;
     if (have_id) {
@@ -366,62 +286,6 @@ int mxhr_sub_pending(const mxhr_sub *sub)
     return 0;
 }
 
-/* 1 when body holds "--boundary", which would end the part early. */
-static int holds_delimiter(const char *body, apr_size_t len,
-                           const char *boundary)
-{
-    apr_size_t bl = strlen(boundary);
-    const char *p = body, *end = body + len;
-
-    while (p + 2 + bl <= end) {
-        const char *d = memchr(p, '-', end - p - 1 - bl);
-
-        if (!d) {
-            return 0;
-        }
-        if (d[1] == '-' && memcmp(d + 2, boundary, bl) == 0) {
-            return 1;
-        }
-        p = d + 1;
-    }
-    return 0;
-}
-
-/* The body in base64, lines of 76 (RFC 2045); malloc'd. */
-static char *base64_lines(const char *body, apr_size_t len,
-                          apr_size_t *out_len)
-{
-    apr_size_t raw = apr_base64_encode_len((int)len);
-    char *enc = malloc(raw), *out;
-    apr_size_t n, i, k = 0;
-
-    if (!enc) {
-        return NULL;
-    }
-    n = apr_base64_encode(enc, body, (int)len);
-    if (n && enc[n - 1] == '\0') {
-        n--;
-    }
-    out = malloc(n + 2 * (n / 76 + 1));
-    if (!out) {
-        free(enc);
-        return NULL;
-    }
-    for (i = 0; i < n; i += 76) {
-        apr_size_t l = n - i < 76 ? n - i : 76;
-
-        if (i) {
-            out[k++] = '\r';
-            out[k++] = '\n';
-        }
-        memcpy(out + k, enc + i, l);
-        k += l;
-    }
-    free(enc);
-    *out_len = k;
-    return out;
-}
-
 static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
                                     const char *channel)
 {
@@ -429,7 +293,7 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     mxhr_end_reason failed;
     apr_size_t elen;
     char *enc;
-    int b64 = holds_delimiter(m->body, m->len, s->boundary);
+    int b64 = mxhr_holds_delimiter(m->body, m->len, s->boundary);
 
     apr_snprintf(headers, sizeof(headers), "Mxhr-Id: %" APR_UINT64_T_FMT
                  "-%" APR_UINT64_T_FMT "\r\nMxhr-Channel: %s\r\n%s",
@@ -441,10 +305,11 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     }
     /* A fixed MxhrBoundary that the message carries: base64 has no
      * "--" and cannot end the part early. */
-    enc = base64_lines(m->body, m->len, &elen);
+    enc = malloc(mxhr_base64_size(m->len));
     if (!enc) {
         return MXHR_END_ERROR;
     }
+    elen = mxhr_base64_lines(enc, m->body, m->len);
     failed = mxhr_stream_push(s, m->content_type, headers, enc, elen);
     free(enc);
     return failed;

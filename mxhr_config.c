@@ -451,111 +451,88 @@ static const char *set_channel(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *set_history(cmd_parms *cmd, void *dconf, const char *arg)
+/* The channels' numeric directives share one setter, described by a
+ * row of this kind (cmd->info). */
+typedef enum { NUM_COUNT, NUM_DURATION, NUM_SIZE } num_kind;
+
+typedef struct {
+    num_kind kind;
+    int server;                 /* in mxhr_srv_conf, not in a directory */
+    apr_size_t offset;          /* of its apr_int64_t field */
+    apr_int64_t min, max;       /* 0 is allowed too when zero_ok */
+    int zero_ok;
+    const char *below;          /* what a value under min is told */
+    const char *help;
+} num_directive;
+
+static const char *set_number(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    mxhr_dir_conf *dc = dconf;
-    apr_int64_t v;
-    const char *why = mxhr_parse_count(arg, MXHR_HISTORY_MAX, &v);
+    const num_directive *d = cmd->info;
+    const char *why = NULL;
+    apr_int64_t v = 0;
+    apr_interval_time_t t;
 
-    if (!why && v < 1) {
-        why = "is below 1";
-    }
-    if (why) {
-        return bad_value(cmd, arg, why, "use a whole number of messages "
-                         "from 1 to 100000 (the default is 100)");
-    }
-    dc->history = (int)v;
-    return NULL;
-}
-
-static const char *set_history_time(cmd_parms *cmd, void *dconf,
-                                    const char *arg)
-{
-    mxhr_dir_conf *dc = dconf;
-    apr_interval_time_t v;
-    const char *why = mxhr_parse_duration(arg, &v);
-
-    if (!why && v < apr_time_from_sec(1)) {
-        why = "is below 1s";
-    }
-    if (why) {
-        return bad_value(cmd, arg, why, DURATION_HELP ", at least 1s "
-                         "(the default is 1h)");
-    }
-    dc->history_time = v;
-    return NULL;
-}
-
-static const char *set_replay(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    mxhr_dir_conf *dc = dconf;
-    apr_int64_t v;
-    const char *why = mxhr_parse_count(arg, MXHR_REPLAY_MAX, &v);
-
-    if (why) {
-        return bad_value(cmd, arg, why, "use a whole number of messages "
-                         "up to 100000 (the default is 0)");
-    }
-    dc->replay = (int)v;
-    return NULL;
-}
-
-static const char *set_heartbeat(cmd_parms *cmd, void *dconf,
-                                 const char *arg)
-{
-    mxhr_dir_conf *dc = dconf;
-    apr_interval_time_t v;
-    const char *why = mxhr_parse_duration(arg, &v);
-
-    if (!why && v != 0 && v < apr_time_from_msec(100)) {
-        why = "is below 100ms";
-    }
-    if (why) {
-        return bad_value(cmd, arg, why, DURATION_HELP ", 0 for none "
-                         "(the default is 30s)");
-    }
-    dc->heartbeat = v;
-    return NULL;
-}
-
-static const char *set_message_max(cmd_parms *cmd, void *dconf,
-                                   const char *arg)
-{
-    mxhr_dir_conf *dc = dconf;
-    apr_int64_t v;
-    const char *why = parse_size(arg, MXHR_MESSAGE_MAX_MAX, &v);
-
-    if (!why && v > MXHR_MESSAGE_MAX_MAX) {
-        why = "is too large";
-    }
-    if (why) {
-        return bad_value(cmd, arg, why, "use a size up to 1024m, e.g. "
-                         "65536, 64k or 1m (the default is 64k)");
-    }
-    dc->message_max = v;
-    return NULL;
-}
-
-static const char *set_message_limit(cmd_parms *cmd, void *dconf,
-                                     const char *arg)
-{
-    apr_int64_t v;
-    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-
-    if (why) {
+    if (d->server && (why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE))) {
         return why;
     }
-    why = parse_size(arg, MXHR_MESSAGE_MAX_MAX, &v);
-    if (!why && v > MXHR_MESSAGE_MAX_MAX) {
+    switch (d->kind) {
+    case NUM_COUNT:
+        why = mxhr_parse_count(arg, d->max, &v);
+        break;
+    case NUM_DURATION:
+        why = mxhr_parse_duration(arg, &t);
+        v = t;
+        break;
+    case NUM_SIZE:
+        why = parse_size(arg, d->max, &v);
+        break;
+    }
+    if (!why && v > d->max) {
         why = "is too large";
     }
-    if (why) {
-        return bad_value(cmd, arg, why, "use a size up to 1024m, e.g. 1m "
-                         "(the default is 16m)");
+    if (!why && v < d->min && !(v == 0 && d->zero_ok)) {
+        why = d->below;
     }
-    srv_conf(cmd)->message_limit = v;
+    if (why) {
+        return bad_value(cmd, arg, why, d->help);
+    }
+    *(apr_int64_t *)((char *)(d->server ? (void *)srv_conf(cmd) : dconf)
+                     + d->offset) = v;
     return NULL;
 }
+
+#define DIR_FIELD(f) 0, APR_OFFSETOF(mxhr_dir_conf, f)
+#define SRV_FIELD(f) 1, APR_OFFSETOF(mxhr_srv_conf, f)
+
+static num_directive num_history = {
+    NUM_COUNT, DIR_FIELD(history), 1, MXHR_HISTORY_MAX, 0, "is below 1",
+    "use a whole number of messages from 1 to 100000 (the default is 100)"
+};
+static num_directive num_history_time = {
+    NUM_DURATION, DIR_FIELD(history_time), APR_USEC_PER_SEC,
+    APR_INT64_MAX, 0, "is below 1s",
+    DURATION_HELP ", at least 1s (the default is 1h)"
+};
+static num_directive num_replay = {
+    NUM_COUNT, DIR_FIELD(replay), 0, MXHR_REPLAY_MAX, 1, NULL,
+    "use a whole number of messages up to 100000 (the default is 0)"
+};
+static num_directive num_heartbeat = {
+    NUM_DURATION, DIR_FIELD(heartbeat), 100000, APR_INT64_MAX, 1,
+    "is below 100ms", DURATION_HELP ", 0 for none (the default is 30s)"
+};
+static num_directive num_message_max = {
+    NUM_SIZE, DIR_FIELD(message_max), 0, MXHR_MESSAGE_MAX_MAX, 1, NULL,
+    "use a size up to 1024m, e.g. 65536, 64k or 1m (the default is 64k)"
+};
+static num_directive num_message_limit = {
+    NUM_SIZE, SRV_FIELD(message_limit), 0, MXHR_MESSAGE_MAX_MAX, 1, NULL,
+    "use a size up to 1024m, e.g. 1m (the default is 16m)"
+};
+static num_directive num_max_channels = {
+    NUM_COUNT, SRV_FIELD(max_channels), 0, 100000000, 1, NULL,
+    "use a whole number of channels, 0 for no limit but the store's"
+};
 
 static apr_int64_t store_size = MXHR_UNSET;
 
@@ -586,24 +563,6 @@ static const char *set_store_size(cmd_parms *cmd, void *dconf,
                          "32m or 1024m (the default is 32m)");
     }
     store_size = v;
-    return NULL;
-}
-
-static const char *set_max_channels(cmd_parms *cmd, void *dconf,
-                                    const char *arg)
-{
-    apr_int64_t v;
-    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-
-    if (why) {
-        return why;
-    }
-    why = mxhr_parse_count(arg, 100000000, &v);
-    if (why) {
-        return bad_value(cmd, arg, why, "use a whole number of channels, "
-                         "0 for no limit but the store's");
-    }
-    srv_conf(cmd)->max_channels = (int)v;
     return NULL;
 }
 
@@ -657,25 +616,27 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrChannel", set_channel, NULL, OR_FILEINFO,
                   "Channel id(s), an expression: one id or up to 16 "
                   "separated by commas"),
-    AP_INIT_TAKE1("MxhrChannelHistory", set_history, NULL, OR_FILEINFO,
+    AP_INIT_TAKE1("MxhrChannelHistory", set_number, &num_history, OR_FILEINFO,
                   "Messages kept per channel (default 100)"),
-    AP_INIT_TAKE1("MxhrChannelHistoryTime", set_history_time, NULL,
+    AP_INIT_TAKE1("MxhrChannelHistoryTime", set_number, &num_history_time,
                   OR_FILEINFO, "How long messages are kept (default 1h)"),
-    AP_INIT_TAKE1("MxhrChannelReplay", set_replay, NULL, OR_FILEINFO,
+    AP_INIT_TAKE1("MxhrChannelReplay", set_number, &num_replay, OR_FILEINFO,
                   "A new subscriber without an id first gets the last N "
                   "messages (default 0)"),
-    AP_INIT_TAKE1("MxhrHeartbeat", set_heartbeat, NULL, OR_FILEINFO,
+    AP_INIT_TAKE1("MxhrHeartbeat", set_number, &num_heartbeat, OR_FILEINFO,
                   "An idle subscription sends a heartbeat this often "
                   "(default 30s, 0: never)"),
-    AP_INIT_TAKE1("MxhrMessageMaxSize", set_message_max, NULL, OR_FILEINFO,
+    AP_INIT_TAKE1("MxhrMessageMaxSize", set_number, &num_message_max,
+                  OR_FILEINFO,
                   "Largest message a publisher takes (default 64k)"),
-    AP_INIT_TAKE1("MxhrMessageMaxSizeLimit", set_message_limit, NULL,
+    AP_INIT_TAKE1("MxhrMessageMaxSizeLimit", set_number, &num_message_limit,
                   RSRC_CONF, "Ceiling for any MxhrMessageMaxSize "
                   "(default 16m)"),
     AP_INIT_TAKE1("MxhrStoreSize", set_store_size, NULL, RSRC_CONF,
                   "Shared memory for all channels, main server only "
                   "(default 32m)"),
-    AP_INIT_TAKE1("MxhrMaxChannels", set_max_channels, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("MxhrMaxChannels", set_number, &num_max_channels,
+                  RSRC_CONF,
                   "Channels per virtual host (default 0: no limit but the "
                   "store's)"),
     {NULL}

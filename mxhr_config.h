@@ -53,10 +53,11 @@ typedef struct {
     int format;                      /* mxhr_format */
     int keep_request;                /* MxhrKeepRequest */
     const ap_expr_info_t *channel;   /* MxhrChannel; NULL: the clock */
-    int history;                     /* MxhrChannelHistory */
-    apr_interval_time_t history_time;
-    int replay;                      /* MxhrChannelReplay */
-    apr_interval_time_t heartbeat;   /* MxhrHeartbeat, 0: off */
+    /* Numbers all as 64 bits, so that one setter serves them. */
+    apr_int64_t history;             /* MxhrChannelHistory */
+    apr_int64_t history_time;        /* MxhrChannelHistoryTime, usec */
+    apr_int64_t replay;              /* MxhrChannelReplay */
+    apr_int64_t heartbeat;           /* MxhrHeartbeat, usec, 0: off */
     apr_int64_t message_max;         /* MxhrMessageMaxSize */
 } mxhr_dir_conf;
 
@@ -67,7 +68,7 @@ typedef struct {
     int async;                       /* suspend between sections */
     apr_int64_t send_buffer;         /* MxhrSendBuffer, bytes */
     apr_int64_t message_limit;       /* MxhrMessageMaxSizeLimit */
-    int max_channels;                /* MxhrMaxChannels, 0: no limit */
+    apr_int64_t max_channels;        /* MxhrMaxChannels, 0: no limit */
     int slot;                        /* shared counters index (post_config) */
 } mxhr_srv_conf;
 
@@ -85,9 +86,9 @@ typedef struct {
     apr_interval_time_t max_duration;
     int format;
     int keep_request;                /* log at the end, keep the request */
-    int history;
+    apr_int64_t history;
     apr_interval_time_t history_time;
-    int replay;
+    apr_int64_t replay;
     apr_interval_time_t heartbeat;
     apr_int64_t message_max;         /* the ceiling applied */
 } mxhr_settings;

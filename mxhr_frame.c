@@ -565,3 +565,208 @@ apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
     buf[hlen + body_len + 4 + blen] = '\0';
     return hlen + body_len + 4 + blen;
 }
+
+/* ---- Channels --------------------------------------------------------- */
+
+const char *mxhr_channel_split(apr_pool_t *p, const char *value,
+                               const char **ids, int max, int *n)
+{
+    const char *v = value;
+
+    *n = 0;
+    for (;;) {
+        const char *end = strchr(v, ',');
+        apr_size_t len = end ? (apr_size_t)(end - v) : strlen(v);
+        const char *id;
+        apr_size_t i;
+        int k;
+
+        /* Spaces around the commas separate; inside an id they do not. */
+        while (len && (*v == ' ' || *v == '\t')) {
+            v++;
+            len--;
+        }
+        while (len && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == 0) {
+            return "empty channel id";
+        }
+        if (len > MXHR_CHANNEL_ID_MAX) {
+            return "channel id longer than 255 bytes";
+        }
+        for (i = 0; i < len; i++) {
+            unsigned char ch = (unsigned char)v[i];
+
+            if (ch < 0x20 || ch == 0x7f) {
+                return "channel id with a control character";
+            }
+            if (ch == ' ') {
+                return "channel id with a space";
+            }
+        }
+        id = apr_pstrmemdup(p, v, len);
+        for (k = 0; k < *n && strcmp(ids[k], id) != 0; k++) {
+            /* duplicates count once */
+        }
+        if (k == *n) {
+            if (*n == max) {
+                return apr_psprintf(p, "more than %d channels", max);
+            }
+            ids[(*n)++] = id;
+        }
+        if (!end) {
+            return NULL;
+        }
+        v = end + 1;
+    }
+}
+
+/* A decimal number of 1 to 19 digits at *s; advances *s. */
+static int parse_u64(const char **s, apr_uint64_t *out)
+{
+    const char *p = *s;
+    apr_uint64_t v = 0;
+    int digits = 0;
+
+    while (*p >= '0' && *p <= '9') {
+        if (++digits > 19) {
+            return 0;
+        }
+        v = v * 10 + (apr_uint64_t)(*p++ - '0');
+    }
+    if (!digits) {
+        return 0;
+    }
+    *s = p;
+    *out = v;
+    return 1;
+}
+
+int mxhr_message_id_parse(const char *id, apr_uint64_t *store,
+                          apr_uint64_t *seq)
+{
+    const char *p = id;
+
+    if (!p || !parse_u64(&p, store) || *p++ != '-' || !parse_u64(&p, seq)
+        || *p) {
+        return 0;
+    }
+    return 1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+const char *mxhr_query_arg(apr_pool_t *p, const char *args,
+                           const char *name)
+{
+    apr_size_t nl = strlen(name);
+
+    while (args && *args) {
+        apr_size_t len = strcspn(args, "&;");
+
+        if (len >= nl && strncmp(args, name, nl) == 0
+            && (len == nl || args[nl] == '=')) {
+            const char *v = args + nl + (len > nl ? 1 : 0);
+            apr_size_t vl = len > nl ? len - nl - 1 : 0, i;
+            char *out = apr_palloc(p, vl + 1), *o = out;
+
+            for (i = 0; i < vl; i++) {
+                if (v[i] == '+') {
+                    *o++ = ' ';
+                }
+                else if (v[i] != '%') {
+                    *o++ = v[i];
+                }
+                else if (i + 2 < vl && hex_value(v[i + 1]) >= 0
+                         && hex_value(v[i + 2]) >= 0) {
+                    *o++ = (char)(hex_value(v[i + 1]) * 16
+                                  + hex_value(v[i + 2]));
+                    i += 2;
+                }
+                else {
+                    return "";      /* a bad escape */
+                }
+            }
+            *o = '\0';
+            return out;
+        }
+        args += len;
+        if (*args) {
+            args++;
+        }
+    }
+    return NULL;
+}
+
+int mxhr_holds_delimiter(const char *body, apr_size_t len,
+                         const char *boundary)
+{
+    apr_size_t bl = strlen(boundary), i;
+
+    if (len < bl + 2) {
+        return 0;
+    }
+    for (i = 0; i + bl + 2 <= len; i++) {
+        const char *d = memchr(body + i, '-', len - bl - 1 - i);
+
+        if (!d) {
+            return 0;
+        }
+        i = (apr_size_t)(d - body);
+        if (d[1] == '-' && memcmp(d + 2, boundary, bl) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_size_t mxhr_base64_size(apr_size_t len)
+{
+    apr_size_t chars = (len + 2) / 3 * 4;
+
+    return chars + 2 * (chars / 76) + 1;
+}
+
+apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *u = (const unsigned char *)in;
+    apr_size_t i, k = 0, col = 0;
+
+    for (i = 0; i < len; i += 3) {
+        apr_uint32_t v = (apr_uint32_t)u[i] << 16;
+        int n = len - i >= 3 ? 3 : (int)(len - i);
+
+        if (n > 1) {
+            v |= (apr_uint32_t)u[i + 1] << 8;
+        }
+        if (n > 2) {
+            v |= u[i + 2];
+        }
+        if (col == 76) {
+            out[k++] = '\r';
+            out[k++] = '\n';
+            col = 0;
+        }
+        out[k++] = abc[(v >> 18) & 63];
+        out[k++] = abc[(v >> 12) & 63];
+        out[k++] = n > 1 ? abc[(v >> 6) & 63] : '=';
+        out[k++] = n > 2 ? abc[v & 63] : '=';
+        col += 4;
+    }
+    return k;
+}

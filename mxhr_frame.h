@@ -94,4 +94,37 @@ apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
  * "--" CRLF completes the close-delimiter "--boundary--". */
 #define MXHR_CLOSE_TAIL "--\r\n"
 
+/* ---- Channels --------------------------------------------------------- */
+
+#define MXHR_CHANNEL_ID_MAX 255
+
+/* Splits a MxhrChannel value into ids (commas separate, spaces and tabs
+ * around them are ignored, duplicates count once), at most max. NULL on
+ * success, else what is wrong: an empty id, one longer than 255 bytes,
+ * one with a control character or a space, more than max. The ids are
+ * copied into p. */
+const char *mxhr_channel_split(apr_pool_t *p, const char *value,
+                               const char **ids, int max, int *n);
+
+/* Parses a message id "<store>-<seq>" (decimal, nothing else): 1 and
+ * the two numbers, or 0. */
+int mxhr_message_id_parse(const char *id, apr_uint64_t *store,
+                          apr_uint64_t *seq);
+
+/* The value of query argument name in args ("a=1&b=2", ';' separates
+ * too), URL-decoded ('+' is a space), copied into p; "" when it has no
+ * value or a bad escape; NULL when absent. */
+const char *mxhr_query_arg(apr_pool_t *p, const char *args,
+                           const char *name);
+
+/* 1 when body holds "--boundary", which would end a part early. */
+int mxhr_holds_delimiter(const char *body, apr_size_t len,
+                         const char *boundary);
+
+/* Base64 (RFC 2045) of len bytes of in, in lines of at most 76
+ * characters separated by CRLF, into out (mxhr_base64_size(len)
+ * bytes); returns its length (no NUL). */
+apr_size_t mxhr_base64_size(apr_size_t len);
+apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len);
+
 #endif /* MXHR_FRAME_H */

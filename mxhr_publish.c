@@ -169,8 +169,8 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_BAD_REQUEST, "the Content-Type is longer "
                       "than 1024 bytes");
     }
-    rv = mxhr_store_publish(vhost, channel, sc->max_channels > 0
-                            ? sc->max_channels : 0, set->history,
+    rv = mxhr_store_publish(vhost, channel, (int)(sc->max_channels > 0
+                            ? sc->max_channels : 0), (int)set->history,
                             set->history_time, ct, body, len, &info);
     if (rv == MXHR_STORE_TOO_BIG) {
         return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
@@ -181,7 +181,7 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
             r->pool, "no room for a new channel (MxhrMaxChannels %d for "
             "this virtual host, or the store's table is full)",
-            sc->max_channels > 0 ? sc->max_channels : 0));
+            (int)(sc->max_channels > 0 ? sc->max_channels : 0)));
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MXHR_LOGNO(071)

@@ -462,7 +462,10 @@ static int evict_tail(void)
     if (h->chan != PAD && !h->dead && h->chan < st->nchan) {
         chan_row *c = &CHANS()[h->chan];
 
-        if (c->used && c->gen == h->gen && c->first_pos == st->tail) {
+        if (c->used && c->gen == h->gen) {
+            if (c->first_pos != st->tail) {
+                return 0;   /* a live record that its channel lost */
+            }
             drop_first(c);
             chan_maybe_free(h->chan);
         }
@@ -571,7 +574,7 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + ct_len + 1 + len);
     apr_time_t now = apr_time_now();
     apr_status_t why;
-    apr_uint32_t n;
+    apr_uint32_t n, gen;
     apr_uint64_t pos;
     chan_row *c;
     rec_hdr *h;
@@ -594,16 +597,19 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     c = &CHANS()[n];
     c->hist_max = hist_max > 0 ? (apr_uint32_t)hist_max : 1;
     c->hist_time = hist_time;
+    gen = c->gen;
     /* Counted as a subscriber while its room is made, so that eviction
      * cannot free the channel under us. */
     c->subscribers++;
     pos = ring_alloc(need);
-    c = &CHANS()[n];
+    if (!c->used || c->gen != gen) {
+        /* A torn ring emptied the whole store meanwhile. */
+        store_unlock();
+        return APR_EGENERAL;
+    }
     c->subscribers--;
-    if (pos == NONE || !c->used) {
-        if (c->used) {
-            chan_maybe_free(n);
-        }
+    if (pos == NONE) {
+        chan_maybe_free(n);
         store_unlock();
         return MXHR_STORE_TOO_BIG;
     }
@@ -644,31 +650,9 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     return APR_SUCCESS;
 }
 
-apr_status_t mxhr_store_info(const char *vhost, const char *name,
-                             mxhr_chan_info *info)
-{
-    apr_status_t why;
-    apr_uint32_t n;
-
-    memset(info, 0, sizeof(*info));
-    if (!st) {
-        return MXHR_STORE_NONE;
-    }
-    if (!store_lock()) {
-        return APR_EGENERAL;
-    }
-    n = lookup(vhost, name, 0, 0, &why);
-    if (n != PAD) {
-        chan_trim(&CHANS()[n], apr_time_now());
-        ring_reclaim();
-        fill_info(&CHANS()[n], info);
-    }
-    store_unlock();
-    return n == PAD ? MXHR_STORE_NOTFOUND : APR_SUCCESS;
-}
-
-apr_status_t mxhr_store_delete(const char *vhost, const char *name,
-                               mxhr_chan_info *info)
+/* Info on a channel, and with forget set, forgets it (DELETE). */
+static apr_status_t info_or_forget(const char *vhost, const char *name,
+                                   mxhr_chan_info *info, int forget)
 {
     apr_status_t why;
     apr_uint32_t n;
@@ -684,19 +668,38 @@ apr_status_t mxhr_store_delete(const char *vhost, const char *name,
     if (n != PAD) {
         chan_row *c = &CHANS()[n];
 
+        chan_trim(c, apr_time_now());
+        /* DELETE answers with what the channel held. */
         fill_info(c, info);
-        while (c->count) {
-            drop_first(c);
+        if (forget) {
+            while (c->count) {
+                drop_first(c);
+            }
+            chan_free(n);
         }
-        chan_free(n);
         ring_reclaim();
     }
     store_unlock();
     if (n == PAD) {
         return MXHR_STORE_NOTFOUND;
     }
-    wake_all();
+    if (forget) {
+        /* Its streams see it gone and end. */
+        wake_all();
+    }
     return APR_SUCCESS;
+}
+
+apr_status_t mxhr_store_info(const char *vhost, const char *name,
+                             mxhr_chan_info *info)
+{
+    return info_or_forget(vhost, name, info, 0);
+}
+
+apr_status_t mxhr_store_delete(const char *vhost, const char *name,
+                               mxhr_chan_info *info)
+{
+    return info_or_forget(vhost, name, info, 1);
 }
 
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,

@@ -19,22 +19,37 @@
  *         withCredentials: false,      // send cookies cross-origin
  *         headers: {},                 // extra request headers
  *         reconnect: { initialDelay: 1000, maxDelay: 30000 }, // or false
+ *         lastEventId: null,           // resume after this id at once
  *     });
  *     s.addEventListener('part', (e) => {
  *         e.seq;          // Mxhr-Seq, a number (or null)
+ *         e.id;           // Mxhr-Id, the message's id (or null)
+ *         e.channel;      // Mxhr-Channel, the message's channel (or null)
  *         e.headers;      // { 'content-type': ..., ... } lower-case names
  *         e.contentType;  // the part's Content-Type
- *         e.bytes;        // Uint8Array, always
+ *         e.bytes;        // Uint8Array, always: the published bytes
  *         e.data;         // the body as text for textual types, else null
  *         e.json();       // the body parsed as JSON
  *     });
- *     s.onopen / s.onpart / s.onerror / s.onclose / s.onstatechange
+ *     s.onopen / s.onpart / s.onheartbeat / s.onhistorylost / s.onerror /
+ *     s.onclose / s.onstatechange
  *     s.readyState;       // MxhrStream.CONNECTING, OPEN or CLOSED
+ *     s.lastEventId;      // the last Mxhr-Id seen (or the option), or null
+ *     s.parts; s.heartbeats; s.reconnects;    // counts, all connections
  *     s.close();
  *
  * Events:
  *   open        the response arrived and is a multipart stream
- *   part        one complete part
+ *   historylost the response says "Mxhr-History: lost": the server no
+ *               longer has the messages after the id we resumed from, so
+ *               some were missed; it starts at the oldest it has. Comes
+ *               after open, before that response's first part; detail:
+ *               { lastEventId (the id sent) }
+ *   part        one complete part (a message of a channel, or a section
+ *               of a clock stream); never a heartbeat
+ *   heartbeat   a part with "Mxhr-Heartbeat: 1": the server says the idle
+ *               stream is alive. Counted in s.heartbeats, not in s.parts,
+ *               never a part event; detail: { seq, headers }
  *   error       detail: { error, status, willReconnect, retryIn }
  *   close       the stream ended; detail: { reason: 'server' | 'client' |
  *               'fatal', willReconnect, clean (closing delimiter seen) }
@@ -42,7 +57,18 @@
  *
  * It reconnects after a network error or when the server ends the
  * stream, with capped exponential back-off and jitter; it stops for good
- * on close() and on a 4xx status a retry cannot fix.
+ * on close() and on a 4xx status a retry cannot fix. Every request after
+ * a part with an id (and the first, given the lastEventId option) carries
+ * "Last-Event-ID: <that id>", so mod_mxhr resumes the channel after it
+ * and nothing is missed while its history lasts. A Last-Event-ID among
+ * the user's headers is replaced by it. Cross-origin, Last-Event-ID
+ * needs a CORS preflight, and the server must expose Mxhr-History
+ * (Access-Control-Expose-Headers) for historylost to be seen.
+ *
+ * A part sent with "Content-Transfer-Encoding: base64" (mod_mxhr does so
+ * when a message contains the stream's delimiter) is decoded: e.bytes and
+ * e.data are the published bytes; e.headers still shows the encoding and
+ * the encoded Content-Length.
  */
 (function (root, factory) {
     'use strict';
@@ -129,8 +155,10 @@
     /*
      * Incremental multipart parser over bytes. feed() it chunks as they
      * come; onPart(part) is called for each complete part, where part is
-     * { headers, contentType, seq, bytes, data, json() }. Consumed bytes
-     * are dropped, so memory does not grow with the stream's length.
+     * { headers, contentType, seq, id, channel, heartbeat, bytes, data,
+     * json() }; heartbeats come out too (heartbeat: true), for the caller
+     * to skip, and base64 bodies are decoded. Consumed bytes are dropped,
+     * so memory does not grow with the stream's length.
      *
      * Line ends may be CRLF (RFC 2046) or bare LF. A part with a
      * Content-Length that the delimiter follows is taken at its length;
@@ -354,15 +382,56 @@
         return true;
     };
 
+    var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    var B64_VALUE = new Int8Array(256).fill(-1);
+    for (var k = 0; k < B64.length; k++) {
+        B64_VALUE[B64.charCodeAt(k)] = k;
+    }
+
+    /* Base64 bytes to the bytes they encode. As RFC 2045 says, characters
+     * outside the alphabet (line breaks) are ignored; "=" ends the data. */
+    function base64Decode(input) {
+        var out = new Uint8Array(Math.floor(input.length * 3 / 4));
+        var n = 0, acc = 0, bits = 0;
+        for (var i = 0; i < input.length; i++) {
+            if (input[i] === 61) {          // '='
+                break;
+            }
+            var v = B64_VALUE[input[i]];
+            if (v < 0) {
+                continue;
+            }
+            acc = ((acc << 6) | v) & 0xffffff;
+            bits += 6;
+            if (bits >= 8) {
+                bits -= 8;
+                out[n++] = (acc >> bits) & 0xff;
+            }
+        }
+        return out.slice(0, n);
+    }
+
+    /* A header's value, or null when it is absent or empty. */
+    function headerOrNull(headers, name) {
+        return headers[name] ? headers[name] : null;
+    }
+
     function makePart(headers, bytes) {
         var type = headers['content-type'] || 'text/plain';
         var seq = /^\d+$/.test(headers['mxhr-seq'] || '')
             ? parseInt(headers['mxhr-seq'], 10) : null;
+        if (/^base64$/i.test(headers['content-transfer-encoding'] || '')) {
+            bytes = base64Decode(bytes);
+        }
         var data = isTextual(type) ? decodeText(bytes, type) : null;
         return {
             headers: headers,
             contentType: type,
             seq: seq,
+            id: headerOrNull(headers, 'mxhr-id'),
+            channel: headerOrNull(headers, 'mxhr-channel'),
+            heartbeat: !!headers['mxhr-heartbeat']
+                && headers['mxhr-heartbeat'] !== '0',
             bytes: bytes,
             data: data,
             json: function () {
@@ -417,12 +486,17 @@
             this._random = options.random || Math.random;
             this.readyState = CONNECTING;
             this.parts = 0;           // parts received, all connections
+            this.heartbeats = 0;      // heartbeat parts (not surfaced)
+            this.lastEventId = options.lastEventId === undefined
+                || options.lastEventId === null || options.lastEventId === ''
+                ? null : String(options.lastEventId);
             this.reconnects = 0;      // connections after the first
             this._attempt = 0;        // failures since the last good part
             this._timer = null;
             this._abort = null;
             this._closed = false;
-            ['open', 'part', 'error', 'close', 'statechange'].forEach((t) => {
+            ['open', 'part', 'heartbeat', 'historylost', 'error', 'close',
+             'statechange'].forEach((t) => {
                 this['on' + t] = null;
             });
             Promise.resolve().then(() => this._connect());
@@ -471,6 +545,16 @@
             try {
                 var headers = Object.assign({ Accept: 'multipart/mixed' },
                                             this.headers);
+                var sentId = this.lastEventId;
+                if (sentId !== null) {
+                    /* ours replaces any the user gave, whatever its case */
+                    Object.keys(headers).forEach((name) => {
+                        if (name.toLowerCase() === 'last-event-id') {
+                            delete headers[name];
+                        }
+                    });
+                    headers['Last-Event-ID'] = sentId;
+                }
                 var res = await this._fetch(this.url, {
                     headers: headers,
                     credentials: this.withCredentials ? 'include'
@@ -492,11 +576,25 @@
                 }
                 parser = new MxhrMultipartParser(boundary, (part) => {
                     this._attempt = 0;
+                    if (part.heartbeat) {
+                        this.heartbeats++;
+                        this.dispatchEvent(makeEvent('heartbeat', {
+                            seq: part.seq, headers: part.headers }));
+                        return;
+                    }
                     this.parts++;
+                    if (part.id !== null) {
+                        this.lastEventId = part.id;
+                    }
                     this.dispatchEvent(makeEvent('part', part));
                 });
                 this._setState(OPEN);
                 this.dispatchEvent(makeEvent('open', { status: res.status }));
+                if (!this._closed && /^\s*lost\s*$/i.test(
+                        res.headers.get('mxhr-history') || '')) {
+                    this.dispatchEvent(makeEvent('historylost', {
+                        lastEventId: sentId }));
+                }
                 var reader = res.body.getReader();
                 for (;;) {
                     var r = await reader.read();

@@ -350,6 +350,167 @@ int main(void)
         ok(!mxhr_media_type_valid(big), "a media type over 255 characters is refused");
     }
 
+
+    /* channel ids */
+    {
+        const char *ids[16];
+        int n = -1;
+        char long_id[300];
+
+        ok(mxhr_channel_split(p, "lobby", ids, 16, &n) == NULL && n == 1
+           && strcmp(ids[0], "lobby") == 0, "one channel id");
+        ok(mxhr_channel_split(p, "a, b ,\tc,a", ids, 16, &n) == NULL
+           && n == 3 && strcmp(ids[1], "b") == 0 && strcmp(ids[2], "c") == 0,
+           "ids split on commas, spaces around ignored, duplicates once");
+        is_str(mxhr_channel_split(p, "", ids, 16, &n), "empty channel id",
+               "empty value refused");
+        is_str(mxhr_channel_split(p, "a,,b", ids, 16, &n),
+               "empty channel id", "empty id between commas refused");
+        is_str(mxhr_channel_split(p, "a b", ids, 16, &n),
+               "channel id with a space", "space inside an id refused");
+        is_str(mxhr_channel_split(p, "a\x01", ids, 16, &n),
+               "channel id with a control character", "control char refused");
+        is_str(mxhr_channel_split(p, "a\x7f", ids, 16, &n),
+               "channel id with a control character", "DEL refused");
+        memset(long_id, 'x', 256);
+        long_id[256] = '\0';
+        is_str(mxhr_channel_split(p, long_id, ids, 16, &n),
+               "channel id longer than 255 bytes", "256-byte id refused");
+        long_id[255] = '\0';
+        ok(mxhr_channel_split(p, long_id, ids, 16, &n) == NULL && n == 1,
+           "255-byte id taken");
+        is_str(mxhr_channel_split(p, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
+                                  "16,17", ids, 16, &n),
+               "more than 16 channels", "17 channels refused");
+        ok(mxhr_channel_split(p, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16",
+                              ids, 16, &n) == NULL && n == 16,
+           "16 channels taken");
+        ok(mxhr_channel_split(p, "caf\xc3\xa9", ids, 16, &n) == NULL,
+           "UTF-8 bytes are fine in an id");
+    }
+
+    /* message ids */
+    {
+        apr_uint64_t a = 0, b = 0;
+
+        ok(mxhr_message_id_parse("1796015912644092-42", &a, &b)
+           && a == APR_UINT64_C(1796015912644092) && b == 42, "id parsed");
+        ok(!mxhr_message_id_parse("", &a, &b), "empty id refused");
+        ok(!mxhr_message_id_parse("12", &a, &b), "id without dash refused");
+        ok(!mxhr_message_id_parse("12-", &a, &b), "id without seq refused");
+        ok(!mxhr_message_id_parse("-12", &a, &b), "id without store refused");
+        ok(!mxhr_message_id_parse("1-2-3", &a, &b), "trailing part refused");
+        ok(!mxhr_message_id_parse("1-2 ", &a, &b), "trailing space refused");
+        ok(!mxhr_message_id_parse("+1-2", &a, &b), "sign refused");
+        ok(!mxhr_message_id_parse("99999999999999999999-1", &a, &b),
+           "20 digits refused (overflow)");
+        ok(!mxhr_message_id_parse(NULL, &a, &b), "NULL refused");
+    }
+
+    /* query arguments */
+    is_str(mxhr_query_arg(p, "id=lobby", "id"), "lobby", "query arg");
+    is_str(mxhr_query_arg(p, "x=1&id=a%20b+c;y=2", "id"), "a b c",
+           "query arg decoded, after others");
+    is_str(mxhr_query_arg(p, "x=1;id=z", "id"), "z", "semicolon separates");
+    ok(mxhr_query_arg(p, "idx=1&xid=2", "id") == NULL,
+       "a longer name is not the argument");
+    ok(mxhr_query_arg(p, NULL, "id") == NULL, "no query");
+    is_str(mxhr_query_arg(p, "id", "id"), "", "argument without value");
+    is_str(mxhr_query_arg(p, "id=a%2", "id"), "", "cut escape gives empty");
+    is_str(mxhr_query_arg(p, "id=a%zz", "id"), "", "bad escape gives empty");
+    is_str(mxhr_query_arg(p, "id=%41%62", "id"), "Ab", "hex escapes");
+    is_str(mxhr_query_arg(p, "id=first&id=second", "id"), "first",
+           "first of repeated arguments");
+
+    /* delimiter in a body */
+    ok(mxhr_holds_delimiter("ab--Bcd", 7, "B"), "delimiter found");
+    ok(mxhr_holds_delimiter("--B", 3, "B"), "delimiter at the start");
+    ok(!mxhr_holds_delimiter("ab-Bcd", 6, "B"), "one dash is not it");
+    ok(!mxhr_holds_delimiter("ab--", 4, "B"), "cut at the end");
+    ok(mxhr_holds_delimiter("x\0--bound", 9, "bound"), "after a NUL");
+    ok(!mxhr_holds_delimiter("--boun", 6, "bound"), "shorter body");
+    ok(mxhr_holds_delimiter("----bound", 9, "bound"), "after dashes");
+
+    /* base64 */
+    {
+        char out[256];
+        apr_size_t n;
+        char in[100];
+        int i;
+
+        n = mxhr_base64_lines(out, "", 0);
+        ok(n == 0, "base64 of nothing");
+        n = mxhr_base64_lines(out, "f", 1);
+        out[n] = '\0';
+        is_str(out, "Zg==", "base64 one byte");
+        n = mxhr_base64_lines(out, "fo", 2);
+        out[n] = '\0';
+        is_str(out, "Zm8=", "base64 two bytes");
+        n = mxhr_base64_lines(out, "foobar", 6);
+        out[n] = '\0';
+        is_str(out, "Zm9vYmFy", "base64 six bytes");
+        for (i = 0; i < 100; i++) {
+            in[i] = (char)(i * 7);
+        }
+        n = mxhr_base64_lines(out, in, 100);
+        ok(n <= mxhr_base64_size(100) && n == 136 + 2
+           && out[76] == '\r' && out[77] == '\n',
+           "base64 lines of 76 with CRLF, within the size");
+        n = mxhr_base64_lines(out, in, 57);
+        ok(n == 76 && n < mxhr_base64_size(57),
+           "57 bytes: exactly one line, no trailing CRLF");
+    }
+
+    /* fuzz: random inputs never crash and keep their contracts */
+    {
+        const char *ids[16];
+        char buf[600], out[2048];
+        int i, j, n, bad = 0;
+        apr_uint64_t a, b;
+
+        srand(12345);
+        for (i = 0; i < 100000; i++) {
+            int len = rand() % 400;
+            apr_size_t m;
+
+            for (j = 0; j < len; j++) {
+                static const char pool[] = "ab,  -\t%+=&;09\x01\x7f\xff";
+                buf[j] = rand() % 4 ? pool[rand() % (sizeof(pool) - 1)]
+                                    : (char)(rand() % 256);
+                if (!buf[j]) {
+                    buf[j] = 'x';
+                }
+            }
+            buf[len] = '\0';
+            if (mxhr_channel_split(p, buf, ids, 16, &n) == NULL) {
+                for (j = 0; j < n; j++) {
+                    apr_size_t l = strlen(ids[j]), k;
+
+                    if (l == 0 || l > 255 || strchr(ids[j], ',')) {
+                        bad++;
+                    }
+                    for (k = 0; k < l; k++) {
+                        unsigned char c = (unsigned char)ids[j][k];
+                        if (c < 0x20 || c == 0x7f || c == ' ') {
+                            bad++;
+                        }
+                    }
+                }
+            }
+            mxhr_message_id_parse(buf, &a, &b);
+            mxhr_query_arg(p, buf, "a");
+            m = (apr_size_t)len < 400 ? (apr_size_t)len : 400;
+            if (mxhr_base64_lines(out, buf, m) > mxhr_base64_size(m)) {
+                bad++;
+            }
+            mxhr_holds_delimiter(buf, m, "ab");
+            if (i % 1000 == 0) {
+                apr_pool_clear(p);
+            }
+        }
+        ok(bad == 0, "100000 fuzzed channel values, ids, queries, bodies");
+    }
+
     printf("1..%d\n", tests_run);
     apr_pool_destroy(p);
     apr_terminate();
