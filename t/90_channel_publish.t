@@ -9,7 +9,7 @@ use Time::HiRes qw(time sleep);
 use MxhrTest qw(server_port error_log_size error_log_since);
 use MxhrChannel;
 
-plan tests => 73;
+plan tests => 76;
 
 my $port = server_port();
 my $ch = uniq_name('pub');
@@ -104,6 +104,11 @@ $r = ch_request($port, 'PUT', $pub, chunks => ['a', 'b', 'c'], expect => 1);
 ok $r->{continue} && $r->{status} == 201, 'chunked PUT with Expect: 100 Continue, then 201';
 ok $sub->wait_messages(4, 3), 'arrives';
 is +($sub->messages)[3]{body}, 'abc', 'chunked PUT body';
+# A chunked body of no chunks at all: an empty message.
+$r = ch_request($port, 'POST', $pub, chunks => [], type => 'text/plain');
+is $r->{status}, 201, 'chunked POST of 0 bytes: 201';
+ok $sub->wait_messages(5, 3), 'arrives';
+is +($sub->messages)[4]{body}, '', 'an empty message';
 ok ids_increasing(map { $_->{id} } $sub->messages), 'ids increase';
 is_deeply [ map { $_->{seq} } $sub->parts ], [ 1 .. scalar(my @all = $sub->parts) ],
           'Mxhr-Seq counts the parts';
@@ -141,7 +146,7 @@ my $sub2 = ch_subscribe($port, "/ch/sub?id=$ch", proto => '1.0');
 ok wait_subscribers($port, $pub, 2), 'a second subscriber (HTTP/1.0)';
 $r = ch_request($port, 'POST', $pub, body => 'before delete');
 my $last = ($r->{json} || {})->{id} // 'none';
-ok $sub2->wait_messages(1, 3) && $sub->wait_messages(5, 3), 'both get a message';
+ok $sub2->wait_messages(1, 3) && $sub->wait_messages(6, 3), 'both get a message';
 my $t0 = time;
 $r = ch_request($port, 'DELETE', $pub);
 is $r->{status}, 200, 'DELETE: 200';
@@ -154,7 +159,7 @@ ok $sub->pump(2) && $sub->{chunked_end}, 'HTTP/1.1: the chunked body is ended';
 ok $sub2->pump(2), 'HTTP/1.0: the connection is closed';
 is scalar(my @x = $sub->mime), scalar(my @y = $sub->parts),
    'MIME::Parser: the ended stream is a complete multipart body';
-is scalar(my @z = grep { !defined $_->{heartbeat} } @x), 5, 'with the 5 messages';
+is scalar(my @z = grep { !defined $_->{heartbeat} } @x), 6, 'with the 6 messages';
 is ch_request($port, 'GET', $pub)->{status}, 404, 'GET after DELETE: 404';
 is ch_request($port, 'DELETE', $pub)->{status}, 404, 'DELETE again: 404';
 

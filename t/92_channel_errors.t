@@ -11,7 +11,7 @@ use Apache::Test qw(-withtestmore);
 use MxhrTest qw(server_port);
 use MxhrChannel;
 
-plan tests => 52;
+plan tests => 64;
 
 my $port = server_port();
 my $base = uniq_name('err');
@@ -24,26 +24,40 @@ my @bad = (
     ['DEL (%7F)', "$base%7Fx", qr/control|DEL|0x7f/i],
     ['empty', '', qr/empty|missing|1\.\.255|length|at least/i],
 );
+my $r;
 for my $b (@bad) {
     my ($what, $arg, $why) = @$b;
-    my $r = ch_request($port, 'POST', "/ch/pub?id=$arg", body => 'x');
+    $r = ch_request($port, 'POST', "/ch/pub?id=$arg", body => 'x');
     is $r->{status}, 400, "publish to an id with $what: 400";
     like $r->{body}, $why, "publish, $what: the body says what is wrong";
-    my $s = eval { ch_subscribe($port, "/ch/sub?id=$arg") };
-    is $s && $s->status, 400, "subscribe to an id with $what: 400";
-    $s->close if $s;
+    $r = ch_request($port, 'GET', "/ch/sub?id=$arg");
+    is $r->{status}, 400, "subscribe to an id with $what: 400";
+    like $r->{body}, $why, "subscribe, $what: the body says what is wrong";
 }
 my $ok255 = substr($base . ('b' x 255), 0, 255);
-my $r = ch_request($port, 'POST', "/ch/pub?id=$ok255", body => 'x');
+$r = ch_request($port, 'POST', "/ch/pub?id=$ok255", body => 'x');
 is $r->{status}, 202, '255 bytes is a good id';
 is $r->{json} && $r->{json}{channel}, $ok255, 'and is the channel';
+
+# What JSON must escape, and bytes beyond ASCII, are good in an id.
+my $odd = "$base-q\"b\\s/\x{c3}\x{a9}";
+(my $odd_q = $odd) =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
+my $s = ch_subscribe($port, "/ch/sub?id=$odd_q");
+ok wait_subscribers($port, "/ch/pub?id=$odd_q", 1), 'an id with a quote, a backslash, a slash and UTF-8';
+$r = ch_request($port, 'POST', "/ch/pub?id=$odd_q", body => 'odd');
+is $r->{status}, 201, 'published to it';
+ok $r->{json}, 'the JSON answer parses' or diag $r->{body};
+is $r->{json} && $r->{json}{channel}, "$base-q\"b\\s/\x{e9}", 'and names the channel exactly';
+ok $s->wait_messages(1, 3) && ($s->messages)[0]{channel} eq $odd,
+   'Mxhr-Channel carries its bytes';
+$s->close;
 
 # Commas: one channel per publisher, at most 16 per subscriber.
 $r = ch_request($port, 'POST', "/ch/pub?id=$base-a,$base-b", body => 'x');
 is $r->{status}, 400, 'publish to two channels: 400';
 is ch_request($port, 'GET', "/ch/pub?id=$base-a")->{status}, 404, 'and nothing stored';
 my @n17 = map { "$base-m$_" } 1 .. 17;
-my $s = ch_subscribe($port, '/ch/sub?id=' . join(',', @n17));
+$s = ch_subscribe($port, '/ch/sub?id=' . join(',', @n17));
 is $s->status, 400, 'subscribe to 17 channels: 400';
 $s->close;
 $s = ch_subscribe($port, '/ch/sub?id=' . join(',', @n17[0 .. 15]));
@@ -127,3 +141,7 @@ ok $s->wait_messages(1, 3), 'delivered';
 $s->close;
 is ch_request($port, 'POST', "/ch/pub?id=$names[2]", body => 'main')->{status}, 202,
    'the main server is not limited';
+# A deleted channel no longer counts.
+is ch_request($lport, 'DELETE', "/ch/pub?id=$names[1]")->{status}, 200, 'DELETE the second';
+is ch_request($lport, 'POST', "/ch/pub?id=$names[2]", body => '3')->{status}, 202,
+   'now a new one may be made';

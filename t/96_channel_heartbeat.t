@@ -9,7 +9,7 @@ use Time::HiRes qw(time);
 use MxhrTest qw(server_port);
 use MxhrChannel;
 
-plan tests => 18;
+plan tests => 19;
 
 my $port = server_port();
 my $ch = uniq_name('hb');
@@ -53,4 +53,9 @@ is_deeply [ map { $_->{body} } @mime ], [ ('') x $n, 'news' ],
    'MIME::Parser: empty heartbeat parts, then the message';
 is scalar($quiet->heartbeats), 0, 'the default heartbeat (30s): none in these seconds';
 ok !defined $hb->{wire_error}, 'wire format' or diag $hb->{wire_error};
+my $info = ch_request($port, 'GET', "/ch/pub?id=$ch")->{json} || {};
+my $since = time - $t0;
+ok +($info->{requested} // -1) >= int($since) - 1 && $info->{requested} <= $since + 1,
+   sprintf 'JSON requested: the seconds since they connected (%s, %.1f s)',
+           $info->{requested} // 'none', $since;
 $_->close for $hb, $quiet;
