@@ -39,31 +39,6 @@ my @cases = (
 );
 plan tests => 12 * @cases;
 
-# The PID of the child holding each connection: its server-side socket
-# (local port = ours, remote port = the client's) by inode, in /proc.
-sub holders {
-    my ($srv, @subs) = @_;
-    my %inode;   # client port => server-side socket inode
-    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
-        open my $fh, '<', $f or next;
-        while (<$fh>) {
-            my @f = split ' ';
-            next unless @f > 9 && $f[1] =~ /:([0-9A-F]{4})$/;
-            next unless hex($1) == $srv->port;
-            my ($rport) = $f[2] =~ /:([0-9A-F]{4})$/ or next;
-            $inode{ hex $rport } = $f[9] if $f[9];
-        }
-    }
-    my %pid_of;  # inode => pid
-    for my $kid ($srv->children) {
-        for my $fd (glob "/proc/$kid/fd/*") {
-            my $l = readlink($fd) // next;
-            $pid_of{$1} = $kid if $l =~ /^socket:\[(\d+)\]$/;
-        }
-    }
-    return map { my $i = $inode{ $_->{sock}->sockport } // 0; $pid_of{$i} // 0 } @subs;
-}
-
 for my $case (@cases) {
     my ($mpm, $pool, $max) = @$case;
     my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc);

@@ -27,7 +27,7 @@ use JSON::PP ();
 use Exporter 'import';
 our @EXPORT = qw(ch_request ch_subscribe ch_pump_all mime_parts parse_id
                  id_cmp ids_increasing wait_until status_auto
-                 wait_subscribers uniq_name);
+                 wait_subscribers uniq_name holders);
 
 # A channel name of our own: tests never share one, whatever ran before
 # on the same server.
@@ -300,6 +300,33 @@ sub ch_pump_all {
         last if $left <= 0 && (!@ready || ++$extra > 50);
     }
     return $cond ? ($cond->() ? 1 : 0) : 1;
+}
+
+# For a private server (MxhrServer): the PID of the child holding each
+# subscription's connection, found by its server-side socket (local port
+# = the server's, remote port = the client's) in /proc/net/tcp and in
+# the children's /proc/PID/fd; 0 when none holds it.
+sub holders {
+    my ($srv, @subs) = @_;
+    my %inode;   # client port => server-side socket inode
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $f or next;
+        while (<$fh>) {
+            my @f = split ' ';
+            next unless @f > 9 && $f[1] =~ /:([0-9A-F]{4})$/;
+            next unless hex($1) == $srv->port;
+            my ($rport) = $f[2] =~ /:([0-9A-F]{4})$/ or next;
+            $inode{ hex $rport } = $f[9] if $f[9];
+        }
+    }
+    my %pid_of;  # inode => pid
+    for my $kid ($srv->children) {
+        for my $fd (glob "/proc/$kid/fd/*") {
+            my $l = readlink($fd) // next;
+            $pid_of{$1} = $kid if $l =~ /^socket:\[(\d+)\]$/;
+        }
+    }
+    return map { my $i = $inode{ $_->{sock}->sockport } // 0; $pid_of{$i} // 0 } @subs;
 }
 
 package MxhrChannel::Sub;
