@@ -66,7 +66,7 @@ for my $case (@cases) {
     ch_pump_all(\@subs, 5, sub { !grep { !$subs[$_]->eof } @dead });
     is scalar(grep { $subs[$_]->eof } @dead), scalar @dead,
        "$mpm: child $victim killed, its " . @dead . ' subscribers cut';
-    my $w = wait_subscribers($port, '/pub', scalar @live, 5);
+    my $w = wait_subscribers($port, '/pub', scalar @live, 3);
     is $w && $w->{subscribers}, scalar @live, "$mpm: the channel counts the " . @live . ' left';
     my $st = status_auto($port);
     is $st->{MxhrSubscribers}, scalar @live, "$mpm: so does MxhrSubscribers";
@@ -81,7 +81,7 @@ for my $case (@cases) {
     kill 'KILL', @holders;
     ch_pump_all(\@subs, 5, sub { !grep { !$_->eof } @subs });
     is scalar(grep { $_->eof } @subs), $n, "$mpm: every holder killed (@holders), every stream cut";
-    $w = wait_subscribers($port, '/pub', 0, 5);
+    $w = wait_subscribers($port, '/pub', 0, 3);
     is $w && $w->{subscribers}, 0, "$mpm: the channel counts nobody";
     $r = ch_request($port, 'POST', '/pub', body => 'three');
     is $r->{status}, 202, "$mpm: a publish with nobody left: 202";
