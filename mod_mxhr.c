@@ -419,6 +419,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     mxhr_engine_register_hooks(p);
     mxhr_shared_register_hooks(p);
     mxhr_channel_register_hooks(p);
+    mxhr_store_register_hooks(p);
     mxhr_publish_register_hooks(p);
     APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,

@@ -127,6 +127,10 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         return APR_ENOMEM;
     }
     p = (char *)(sub + 1);
+    /* Where the stream starts, read before it is counted in any
+     * channel: a message published meanwhile is then either in the
+     * backlog or comes live, never neither. */
+    sub->upto = sub->cursor = mxhr_store_last_seq();
     for (i = 0; i < n; i++) {
         apr_size_t l = strlen(ids[i]) + 1;
         apr_status_t rv;
@@ -141,9 +145,6 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         sub->n++;
     }
     sub->heartbeat = heartbeat;
-    /* Where the stream starts: the backlog ends at the newest message
-     * now; later ones come live. */
-    sub->upto = sub->cursor = mxhr_store_last_seq();
 
     last_id = apr_table_get(r->headers_in, "Last-Event-ID");
     if (!last_id) {
@@ -154,22 +155,26 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         if (!parse_id(last_id, &resume)) {
             lost = 1;
         }
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n && !lost; i++) {
             mxhr_batch *b = NULL;
             apr_uint64_t dropped = 0;
+            int more;
 
             /* Still kept after it, in every channel? */
-            if (!lost) {
-                mxhr_store_fetch(&sub->ref[i], resume, 0, 0, &b, &dropped);
-                free(b);
-            }
-            if (resume < dropped) {
+            if (mxhr_store_fetch(&sub->ref[i], resume, 0, 0, 0, &b,
+                                 &dropped, &more) != APR_SUCCESS
+                || resume < dropped) {
                 lost = 1;
             }
+            free(b);
         }
         for (i = 0; i < n; i++) {
             /* Lost: from the oldest kept message. */
             sub->after[i] = lost ? 0 : resume;
+        }
+        if (!lost && resume > sub->upto) {
+            /* Published since we looked, and the client has it. */
+            sub->upto = sub->cursor = resume;
         }
         sub->backlog = 1;
     }
@@ -241,6 +246,7 @@ static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
 {
     cache_node **slot = &fc->bucket[ref->idx % CACHE_BUCKETS], *c;
     apr_status_t rv;
+    int more;
 
     for (c = *slot; c; c = c->next) {
         if (c->ref.idx == ref->idx && c->ref.gen == ref->gen) {
@@ -264,7 +270,8 @@ static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
     free(c->batch);
     c->batch = NULL;
     c->after = after;
-    rv = mxhr_store_fetch(ref, after, fc->upto, 0, &c->batch, &c->dropped);
+    rv = mxhr_store_fetch(ref, after, fc->upto, 0, 0, &c->batch, &c->dropped,
+                          &more);
     c->gone = rv == MXHR_STORE_NOTFOUND;
     *b = c->batch;
     *dropped = c->dropped;
@@ -315,107 +322,169 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     return failed;
 }
 
-void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
+/* What a window of a pump found. */
+typedef enum {
+    PUMP_OK,
+    PUMP_GONE,                  /* a channel was deleted */
+    PUMP_BEHIND,                /* messages it has not had are gone */
+    PUMP_FAILED                 /* a write failed: *failed says why */
+} pump_result;
+
+/* The most a subscription copies out of the store at once, per
+ * channel, off the engine (a resume, a blocking stream): a backlog of
+ * big messages goes in windows, not in one block. */
+#define WINDOW_BYTES (1024 * 1024)
+
+/* Sends, in id order, what each channel i holds in (after[i], upto]
+ * (with replay, the last replay of them), up to the lowest point where
+ * a channel's window was cut; *reached is that point: everything up to
+ * it is sent. */
+static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
+                               const apr_uint64_t *after, apr_uint64_t upto,
+                               int replay, int live, apr_uint64_t *reached,
+                               mxhr_end_reason *failed)
 {
     mxhr_sub *sub = s->sub;
+    const int n = sub->n;
     mxhr_batch *b[MXHR_CHANNELS_MAX];
     int next[MXHR_CHANNELS_MAX];
-    apr_uint64_t upto;
-    apr_uint64_t delivered = 0;
-    int i, backlog = sub->backlog, gone = 0, behind = 0;
+    apr_uint64_t bound = upto, delivered = 0;
+    pump_result res = PUMP_OK;
+    int i;
 
-    if (!backlog && !mxhr_sub_pending(sub)) {
-        return;
-    }
-    upto = backlog ? sub->upto : fc ? fc->upto : mxhr_store_last_seq();
-    sub->backlog = 0;
-    for (i = 0; i < sub->n; i++) {
-        apr_uint64_t after = backlog ? sub->after[i] : sub->cursor;
-        apr_status_t rv;
+    for (i = 0; i < n; i++) {
         apr_uint64_t dropped = 0;
+        apr_status_t rv;
+        int more = 0;
 
         b[i] = NULL;
         next[i] = 0;
-        if (backlog && sub->replay) {
-            after = 0;
-        }
-        if (fc && !backlog) {
-            rv = cached_fetch(fc, &sub->ref[i], after, &b[i], &dropped);
+        if (fc) {
+            rv = cached_fetch(fc, &sub->ref[i], after[i], &b[i], &dropped);
         }
         else {
-            rv = mxhr_store_fetch(&sub->ref[i], after, upto,
-                                  backlog ? sub->replay : 0, &b[i],
-                                  &dropped);
+            rv = mxhr_store_fetch(&sub->ref[i], after[i], upto, replay,
+                                  WINDOW_BYTES, &b[i], &dropped, &more);
         }
         if (rv == MXHR_STORE_NOTFOUND) {
-            gone = 1;
+            res = PUMP_GONE;
         }
-        else if (!backlog && after < dropped) {
-            /* Messages it has not had are gone: it cannot go on
-             * without a gap. */
-            behind = 1;
+        else if (rv != APR_SUCCESS || (live && after[i] < dropped)) {
+            /* Without what it has not had, it cannot go on without a
+             * gap: the client resumes (and learns what is lost). */
+            if (res == PUMP_OK) {
+                res = PUMP_BEHIND;
+            }
         }
-    }
-    if (!gone && !behind) {
-        /* Every channel's messages in id order: one number is then the
-         * position in all of them. */
-        for (;;) {
-            const mxhr_msg *m = NULL;
-            int k = -1;
-
-            for (i = 0; i < sub->n; i++) {
-                if (!b[i]) {
-                    continue;
-                }
-                while (next[i] < b[i]->n
-                       && b[i]->msgs[next[i]].seq <= sub->cursor
-                       && !backlog) {
-                    next[i]++;      /* a cached batch may start earlier */
-                }
-                if (next[i] < b[i]->n
-                    && (!m || b[i]->msgs[next[i]].seq < m->seq)) {
-                    m = &b[i]->msgs[next[i]];
-                    k = i;
-                }
-            }
-            if (!m) {
-                break;
-            }
-            mxhr_end_reason failed;
-
-            next[k]++;
-            failed = push_message(s, m, sub->name[k]);
-            if (failed != MXHR_END_NONE) {
-                mxhr_stream_end(s, failed);
-                break;
-            }
-            delivered++;
+        else if (more && b[i] && b[i]->n
+                 && b[i]->msgs[b[i]->n - 1].seq < bound) {
+            bound = b[i]->msgs[b[i]->n - 1].seq;
         }
     }
-    if (!fc || backlog) {
-        for (i = 0; i < sub->n; i++) {
+    while (res == PUMP_OK) {
+        const mxhr_msg *m = NULL;
+        int k = -1;
+
+        for (i = 0; i < n; i++) {
+            if (!b[i]) {
+                continue;
+            }
+            /* A cached batch may start before this stream's place. */
+            while (next[i] < b[i]->n && b[i]->msgs[next[i]].seq <= after[i]) {
+                next[i]++;
+            }
+            if (next[i] < b[i]->n && b[i]->msgs[next[i]].seq <= bound
+                && (!m || b[i]->msgs[next[i]].seq < m->seq)) {
+                m = &b[i]->msgs[next[i]];
+                k = i;
+            }
+        }
+        if (!m) {
+            break;
+        }
+        next[k]++;
+        *failed = push_message(s, m, sub->name[k]);
+        if (*failed != MXHR_END_NONE) {
+            res = PUMP_FAILED;
+            break;
+        }
+        delivered++;
+    }
+    if (!fc) {
+        for (i = 0; i < n; i++) {
             free(b[i]);
         }
     }
     mxhr_store_count_delivered(delivered);
-    if (s->ended) {
+    *reached = bound;
+    return res;
+}
+
+void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
+{
+    mxhr_sub *sub = s->sub;
+    apr_uint64_t after[MXHR_CHANNELS_MAX], upto, reached = 0;
+    mxhr_end_reason failed = MXHR_END_NONE;
+    pump_result res;
+    int i, replay = 0, backlog = sub->backlog;
+
+    if (!backlog && !mxhr_sub_pending(sub)) {
         return;
     }
-    if (upto > sub->cursor) {
-        sub->cursor = upto;
+    if (backlog) {
+        /* On the handler's thread, before the engine: no cache. */
+        fc = NULL;
+        upto = sub->upto;
+        replay = sub->replay;
+        for (i = 0; i < sub->n; i++) {
+            after[i] = replay ? 0 : sub->after[i];
+        }
+        sub->backlog = 0;
     }
-    if (gone) {
+    else {
+        upto = fc ? fc->upto : mxhr_store_last_seq();
+        for (i = 0; i < sub->n; i++) {
+            after[i] = sub->cursor;
+        }
+    }
+    for (;;) {
+        res = pump_window(s, fc, after, upto, replay, !backlog, &reached,
+                          &failed);
+        if (res != PUMP_OK || reached >= upto) {
+            break;
+        }
+        /* The next window starts where this one was cut. */
+        for (i = 0; i < sub->n; i++) {
+            if (after[i] < reached) {
+                after[i] = reached;
+            }
+        }
+        replay = 0;
+    }
+    switch (res) {
+    case PUMP_FAILED:
+        /* Ends the stream and frees sub: nothing of it is touched
+         * afterwards. */
+        mxhr_stream_end(s, failed);
+        return;
+    case PUMP_GONE:
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(060)
                      "[client %s] \"%s\": channel deleted; ending the "
                      "stream", s->client, s->what);
         mxhr_stream_close(s, MXHR_END_LIMIT);
-    }
-    else if (behind) {
+        return;
+    case PUMP_BEHIND:
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(061)
                      "[client %s] \"%s\": fell behind the channel's kept "
                      "history; ending the stream (the client resumes)",
                      s->client, s->what);
         mxhr_stream_close(s, MXHR_END_SLOW);
+        return;
+    case PUMP_OK:
+        if (upto > sub->cursor) {
+            sub->cursor = upto;
+        }
+        return;
     }
 }
 

@@ -821,7 +821,8 @@ static void run_deliveries(apr_time_t now)
             mxhr_end_reason failed;
 
             enext = e->next;
-            if (e->state != E_LIVE
+            /* A subscription takes only its channels' messages. */
+            if (e->state != E_LIVE || e->s->sub
                 || (d->key && (!e->s->key || strcmp(d->key, e->s->key)))) {
                 continue;
             }

@@ -85,10 +85,31 @@ static int refuse(request_rec *r, int status, const char *why)
     return status;
 }
 
-/* Reads the whole body, at most max bytes; 413 beyond. */
+/* Too big: for MxhrMessageMaxSize (413), or for the store (507). */
+static int too_big(request_rec *r, apr_off_t len, apr_int64_t max,
+                   int for_store)
+{
+    /* The rest of the body is not read: the connection closes. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    if (for_store) {
+        return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
+            r->pool, "the message (%s%" APR_OFF_T_FMT " bytes) cannot fit "
+            "the channel store (MxhrStoreSize)", len < 0 ? "over " : "",
+            len < 0 ? (apr_off_t)max : len));
+    }
+    return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, apr_psprintf(
+        r->pool, "the message (%s%" APR_OFF_T_FMT " bytes) is larger than "
+        "MxhrMessageMaxSize (%" APR_INT64_T_FMT " bytes)",
+        len < 0 ? "over " : "", len < 0 ? (apr_off_t)max : len, max));
+}
+
+/* Reads the whole body, at most max bytes (413 beyond), and no more
+ * than the store can hold (507 beyond). */
 static int read_body(request_rec *r, apr_int64_t max, char **body,
                      apr_size_t *len)
 {
+    apr_int64_t room = (apr_int64_t)mxhr_store_max_message();
+    apr_int64_t cap = max < room ? max : room;
     apr_size_t size = 0, got = 0;
     char *buf = NULL;
     int rv;
@@ -97,12 +118,8 @@ static int read_body(request_rec *r, apr_int64_t max, char **body,
         return rv;
     }
     /* Refused before "100 Continue": the client need not send it. */
-    if (r->remaining > max) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, apr_psprintf(
-            r->pool, "the message (%" APR_OFF_T_FMT " bytes) is larger "
-            "than MxhrMessageMaxSize (%" APR_INT64_T_FMT " bytes)",
-            r->remaining, max));
+    if (r->remaining > cap) {
+        return too_big(r, r->remaining, max, r->remaining <= max);
     }
     if (ap_should_client_block(r)) {
         for (;;) {
@@ -112,17 +129,12 @@ static int read_body(request_rec *r, apr_int64_t max, char **body,
                 apr_size_t grow = size ? 2 * size : 8192;
                 char *nb;
 
-                if (grow > (apr_size_t)max + 1) {
-                    grow = (apr_size_t)max + 1;
+                if (grow > (apr_size_t)cap + 1) {
+                    grow = (apr_size_t)cap + 1;
                 }
                 if (grow <= size) {
-                    r->connection->keepalive = AP_CONN_CLOSE;
-                    return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  apr_psprintf(r->pool, "the message is "
-                                               "larger than "
-                                               "MxhrMessageMaxSize (%"
-                                               APR_INT64_T_FMT " bytes)",
-                                               max));
+                    return too_big(r, -1, cap == max ? max : room,
+                                   cap != max);
                 }
                 nb = apr_palloc(r->pool, grow);
                 if (got) {

@@ -27,6 +27,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "ap_mpm.h"
 
 #include "mxhr_config.h"
 #include "mxhr_store.h"
@@ -38,8 +39,9 @@ APLOG_USE_MODULE(mxhr);
 #define NONE          ((apr_uint64_t)-1)
 #define PAD           0xffffffffu
 #define VHOSTS_MAX    1024
-/* One channel per this many bytes of store. */
-#define BYTES_PER_CHANNEL 2048
+/* Expired messages dropped from the ring's tail per publish, at most:
+ * the lock is held briefly. */
+#define SWEEP_MAX 256
 
 #define ALIGN8(n) (((n) + 7) & ~(apr_uint64_t)7)
 
@@ -78,6 +80,21 @@ typedef struct {
     apr_uint32_t ct_len, body_len;
 } rec_hdr;
 
+/* What a forgotten channel had dropped, for a channel of the same name
+ * made later: a client resuming from before it is told it lost. */
+typedef struct {
+    apr_uint64_t hash;              /* 0: empty */
+    apr_uint64_t seq;
+} tomb_row;
+
+/* A subscription, by process, so that the parent can give back those
+ * of a child that died holding them. */
+typedef struct {
+    apr_int32_t pid;                /* 0: free */
+    apr_uint32_t chan, gen, tag;
+    apr_uint32_t next_free;
+} sub_row;
+
 typedef struct {
     apr_uint64_t magic;
     apr_uint32_t version;
@@ -91,7 +108,10 @@ typedef struct {
     apr_uint64_t forgotten_upto;    /* newest seq of a forgotten channel */
     volatile apr_uint64_t published, delivered;
     volatile apr_uint64_t channels, messages, subscribers;
-    apr_uint64_t vhost_off, chan_off, index_off, ring_off, ring_size;
+    apr_uint64_t vhost_off, chan_off, index_off, tomb_off, sub_off;
+    apr_uint64_t ring_off, ring_size;
+    apr_uint32_t nsub, sub_free;    /* free list: row + 1, 0: none */
+    apr_uint32_t sub_tag;
     apr_uint64_t head, tail;
 } store_hdr;
 
@@ -105,6 +125,8 @@ static store_hdr *st;
 #define VHOSTS() ((vhost_row *)((char *)st + st->vhost_off))
 #define CHANS()  ((chan_row *)((char *)st + st->chan_off))
 #define INDEX()  ((apr_uint32_t *)((char *)st + st->index_off))
+#define TOMBS()  ((tomb_row *)((char *)st + st->tomb_off))
+#define SUBS()   ((sub_row *)((char *)st + st->sub_off))
 #define RING()   ((char *)st + st->ring_off)
 
 static apr_uint64_t hash_key(apr_uint32_t vhost, const char *name,
@@ -135,6 +157,14 @@ static void store_reset(void)
         c->next_free = i + 2 <= st->nchan ? i + 2 : 0;
     }
     st->free_head = st->nchan ? 1 : 0;
+    memset(TOMBS(), 0, st->nchan * sizeof(tomb_row));
+    for (i = 0; i < st->nsub; i++) {
+        sub_row *r = &SUBS()[i];
+
+        r->pid = 0;
+        r->next_free = i + 2 <= st->nsub ? i + 2 : 0;
+    }
+    st->sub_free = st->nsub ? 1 : 0;
     st->head = st->tail = 0;
     st->channels = st->messages = st->subscribers = 0;
     st->forgotten_upto = 0;
@@ -174,7 +204,7 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
 {
     store_retained *ret;
     pthread_mutexattr_t attr;
-    apr_uint64_t nchan, nindex, off;
+    apr_uint64_t nchan, nindex, nsub, off;
     apr_status_t rv;
 
     ret = ap_retained_data_get("mxhr_store");
@@ -208,7 +238,8 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
     st = apr_shm_baseaddr_get(ret->shm);
     memset(st, 0, sizeof(*st));
 
-    nchan = size / BYTES_PER_CHANNEL;
+    nchan = size / MXHR_STORE_BYTES_PER_CHANNEL;
+    nsub = size / MXHR_STORE_BYTES_PER_SUB;
     for (nindex = 1; nindex < 2 * nchan; nindex <<= 1) {
         /* a power of two, at most half full */
     }
@@ -219,6 +250,10 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
     off += ALIGN8(nchan * sizeof(chan_row));
     st->index_off = off;
     off += ALIGN8(nindex * sizeof(apr_uint32_t));
+    st->tomb_off = off;
+    off += ALIGN8(nchan * sizeof(tomb_row));
+    st->sub_off = off;
+    off += ALIGN8(nsub * sizeof(sub_row));
     st->ring_off = off;
     if (off + 4096 > size) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MXHR_LOGNO(053)
@@ -230,6 +265,7 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
     st->ring_size = (size - off) & ~(apr_uint64_t)7;
     st->nchan = (apr_uint32_t)nchan;
     st->nindex = (apr_uint32_t)nindex;
+    st->nsub = (apr_uint32_t)nsub;
     st->size = size;
 
     pthread_mutexattr_init(&attr);
@@ -343,6 +379,13 @@ static apr_uint32_t chan_make(apr_uint32_t vhost, const char *name,
     /* Whatever a forgotten channel held, an id from then is not known
      * to be complete here. */
     c->dropped_upto = st->forgotten_upto;
+    {
+        tomb_row *t = &TOMBS()[c->hash % st->nchan];
+
+        if (t->hash == (c->hash | 1) && t->seq > c->dropped_upto) {
+            c->dropped_upto = t->seq;
+        }
+    }
     c->first_pos = c->last_pos = NONE;
     c->count = 0;
     c->subscribers = 0;
@@ -384,11 +427,26 @@ static void chan_free(apr_uint32_t n)
             }
         }
     }
-    if (c->dropped_upto > st->forgotten_upto) {
-        st->forgotten_upto = c->dropped_upto;
-    }
-    if (c->last_seq > st->forgotten_upto) {
-        st->forgotten_upto = c->last_seq;
+    {
+        /* Remembered under its name; the one it displaces is folded
+         * into what every new channel inherits (safe: at worst a client
+         * is told it lost what it had). */
+        tomb_row *t = &TOMBS()[c->hash % st->nchan];
+        apr_uint64_t seq = c->last_seq > c->dropped_upto ? c->last_seq
+                                                         : c->dropped_upto;
+
+        if (seq) {
+            if (t->hash && t->hash != (c->hash | 1)) {
+                if (t->seq > st->forgotten_upto) {
+                    st->forgotten_upto = t->seq;
+                }
+                t->seq = 0;
+            }
+            t->hash = c->hash | 1;
+            if (seq > t->seq) {
+                t->seq = seq;
+            }
+        }
     }
     st->subscribers -= c->subscribers;
     VHOSTS()[c->vhost].channels--;
@@ -475,9 +533,13 @@ static int evict_tail(void)
 }
 
 /* Under the lock: gives back the space of the dead records at the
- * ring's tail, so that what is used is what is kept. */
-static void ring_reclaim(void)
+ * ring's tail, and of the expired ones there (a few at a time), so that
+ * what is used is what is kept, and channels nobody touches still
+ * expire. */
+static void ring_reclaim(apr_time_t now)
 {
+    int expired = 0;
+
     while (st->tail < st->head) {
         apr_uint64_t off = st->tail % st->ring_size;
         rec_hdr *h;
@@ -487,10 +549,21 @@ static void ring_reclaim(void)
             continue;
         }
         h = rec_at(st->tail);
-        if ((h->chan != PAD && !h->dead) || h->size < sizeof(rec_hdr)
-            || h->size > st->ring_size - off
+        if (h->size < sizeof(rec_hdr) || h->size > st->ring_size - off
             || st->tail + h->size > st->head) {
             break;
+        }
+        if (h->chan != PAD && !h->dead) {
+            chan_row *c = h->chan < st->nchan ? &CHANS()[h->chan] : NULL;
+
+            if (!c || !c->used || c->gen != h->gen
+                || c->first_pos != st->tail || expired >= SWEEP_MAX
+                || h->time >= now - c->hist_time) {
+                break;
+            }
+            drop_first(c);
+            chan_maybe_free(h->chan);
+            expired++;
         }
         st->tail += h->size;
     }
@@ -637,7 +710,7 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     c->count++;
     st->messages++;
     chan_trim(c, now);
-    ring_reclaim();
+    ring_reclaim(apr_time_now());
     /* Readers check last_seq without the lock: the record is whole
      * before it says so. */
     apr_atomic_set64(&c->last_seq, h->seq);
@@ -677,7 +750,12 @@ static apr_status_t info_or_forget(const char *vhost, const char *name,
             }
             chan_free(n);
         }
-        ring_reclaim();
+        else if (!c->count && !c->subscribers) {
+            /* All expired, nobody there: it exists no more. */
+            chan_free(n);
+            n = PAD;
+        }
+        ring_reclaim(apr_time_now());
     }
     store_unlock();
     if (n == PAD) {
@@ -705,8 +783,8 @@ apr_status_t mxhr_store_delete(const char *vhost, const char *name,
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
                                   int max_channels, mxhr_chan_ref *ref)
 {
-    apr_status_t why;
-    apr_uint32_t n;
+    apr_status_t why = MXHR_STORE_FULL;
+    apr_uint32_t n = PAD;
 
     if (!st) {
         return MXHR_STORE_NONE;
@@ -714,35 +792,89 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
     if (!store_lock()) {
         return APR_EGENERAL;
     }
-    n = lookup(vhost, name, 1, max_channels, &why);
+    if (st->sub_free) {
+        n = lookup(vhost, name, 1, max_channels, &why);
+    }
     if (n != PAD) {
         chan_row *c = &CHANS()[n];
+        apr_uint32_t k = st->sub_free - 1;
+        sub_row *r = &SUBS()[k];
 
+        st->sub_free = r->next_free;
+        r->pid = (apr_int32_t)getpid();
+        r->chan = n;
+        r->gen = c->gen;
+        r->tag = ++st->sub_tag;
         chan_trim(c, apr_time_now());
         c->subscribers++;
         st->subscribers++;
         c->requested = apr_time_now();
         ref->idx = n;
         ref->gen = c->gen;
+        ref->sub = k;
+        ref->tag = r->tag;
     }
     store_unlock();
     return n == PAD ? why : APR_SUCCESS;
 }
 
-void mxhr_store_unsubscribe(const mxhr_chan_ref *ref)
+/* Under the lock: gives back the subscription in row k. */
+static void sub_release(apr_uint32_t k)
 {
-    chan_row *c;
+    sub_row *r = &SUBS()[k];
+    chan_row *c = r->chan < st->nchan ? &CHANS()[r->chan] : NULL;
 
-    if (!st || ref->idx >= st->nchan || !store_lock()) {
-        return;
-    }
-    c = &CHANS()[ref->idx];
-    if (c->used && c->gen == ref->gen && c->subscribers > 0) {
+    if (c && c->used && c->gen == r->gen && c->subscribers > 0) {
         c->subscribers--;
         st->subscribers--;
-        chan_maybe_free(ref->idx);
+        chan_maybe_free(r->chan);
+    }
+    r->pid = 0;
+    r->next_free = st->sub_free;
+    st->sub_free = k + 1;
+}
+
+void mxhr_store_unsubscribe(const mxhr_chan_ref *ref)
+{
+    sub_row *r;
+
+    if (!st || ref->sub >= st->nsub || !store_lock()) {
+        return;
+    }
+    r = &SUBS()[ref->sub];
+    /* Not if the store was emptied meanwhile and the row is another's. */
+    if (r->pid && r->tag == ref->tag) {
+        sub_release(ref->sub);
     }
     store_unlock();
+}
+
+static void store_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
+                               int slot, mpm_child_status state)
+{
+    apr_uint32_t k, n = 0;
+
+    /* Any generation: the store outlives them. */
+    if (state != MPM_CHILD_EXITED || !st || pid <= 0 || !store_lock()) {
+        return;
+    }
+    for (k = 0; k < st->nsub; k++) {
+        if (SUBS()[k].pid == (apr_int32_t)pid) {
+            sub_release(k);
+            n++;
+        }
+    }
+    store_unlock();
+    if (n) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, MXHR_LOGNO(054)
+                     "child %" APR_PID_T_FMT " ended holding %u channel "
+                     "subscriptions; given back", pid, n);
+    }
+}
+
+void mxhr_store_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_status(store_child_status, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref)
@@ -760,16 +892,18 @@ apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref)
 
 apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
                               apr_uint64_t upto, int last_n,
-                              mxhr_batch **out, apr_uint64_t *dropped)
+                              apr_size_t limit, mxhr_batch **out,
+                              apr_uint64_t *dropped, int *more)
 {
     apr_uint64_t pos, bytes = 0;
-    int n = 0, skip = 0, i;
+    int n = 0, skip = 0, take = 0, i;
     mxhr_batch *b;
     chan_row *c;
     char *p;
 
     *out = NULL;
     *dropped = 0;
+    *more = 0;
     if (!st || ref->idx >= st->nchan) {
         return MXHR_STORE_NOTFOUND;
     }
@@ -783,30 +917,44 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
     }
     chan_trim(c, apr_time_now());
     *dropped = c->dropped_upto;
-    /* Count, then copy in one block. */
+    /* Which ones: count them, skip all but the last last_n, take them
+     * up to limit bytes (at least one); then copy in one block. */
     for (pos = c->count ? c->first_pos : NONE; pos != NONE;
          pos = rec_at(pos)->next) {
         rec_hdr *h = rec_at(pos);
 
-        if (h->seq > after && h->seq <= upto) {
-            n++;
-            bytes += h->ct_len + 1 + h->body_len;
-        }
+        n += h->seq > after && h->seq <= upto;
     }
     if (last_n > 0 && n > last_n) {
         skip = n - last_n;
     }
-    if (n - skip > 0) {
-        b = malloc(sizeof(*b) + (n - skip) * sizeof(mxhr_msg) + bytes);
+    i = 0;
+    for (pos = c->count ? c->first_pos : NONE; pos != NONE && take < n - skip;
+         pos = rec_at(pos)->next) {
+        rec_hdr *h = rec_at(pos);
+
+        if (h->seq <= after || h->seq > upto || i++ < skip) {
+            continue;
+        }
+        if (limit && take && bytes + h->ct_len + 1 + h->body_len > limit) {
+            break;
+        }
+        take++;
+        bytes += h->ct_len + 1 + h->body_len;
+    }
+    *more = take < n - skip;
+    if (take > 0) {
+        b = malloc(sizeof(*b) + take * sizeof(mxhr_msg) + bytes);
         if (!b) {
             store_unlock();
             return APR_ENOMEM;
         }
         b->n = 0;
         b->msgs = (mxhr_msg *)(b + 1);
-        p = (char *)(b->msgs + (n - skip));
+        p = (char *)(b->msgs + take);
         i = 0;
-        for (pos = c->first_pos; pos != NONE; pos = rec_at(pos)->next) {
+        for (pos = c->first_pos; pos != NONE && b->n < take;
+             pos = rec_at(pos)->next) {
             rec_hdr *h = rec_at(pos);
             mxhr_msg *m;
 
@@ -825,6 +973,11 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
     }
     store_unlock();
     return APR_SUCCESS;
+}
+
+apr_size_t mxhr_store_max_message(void)
+{
+    return st ? (apr_size_t)(st->ring_size - sizeof(rec_hdr) - 64) : 0;
 }
 
 apr_uint32_t mxhr_store_epoch(void)

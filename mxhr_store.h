@@ -25,6 +25,8 @@
 typedef struct {
     apr_uint32_t idx;
     apr_uint32_t gen;
+    apr_uint32_t sub;           /* its row in the subscription table */
+    apr_uint32_t tag;           /* which use of that row is ours */
 } mxhr_chan_ref;
 
 /* What the publisher answers with (nchan's channel info). */
@@ -56,6 +58,11 @@ typedef struct {
     apr_uint64_t channels, messages, subscribers;
     apr_uint64_t published, delivered;
 } mxhr_store_stats;
+
+/* Channels: one per this many bytes of store; subscriptions (a stream
+ * of 3 channels holds 3): one per SUB_BYTES. */
+#define MXHR_STORE_BYTES_PER_CHANNEL 2048
+#define MXHR_STORE_BYTES_PER_SUB     256
 
 /* Results other than APR_SUCCESS. */
 #define MXHR_STORE_NOTFOUND  APR_NOTFOUND
@@ -100,6 +107,10 @@ apr_status_t mxhr_store_delete(const char *vhost, const char *name,
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
                                   int max_channels, mxhr_chan_ref *ref);
 
+/* The parent's child_status hook: gives back the subscriptions of a
+ * child that died without (a crash, kill -9). */
+void mxhr_store_register_hooks(apr_pool_t *p);
+
 /* Gives back a subscription; nothing if the channel is gone. */
 void mxhr_store_unsubscribe(const mxhr_chan_ref *ref);
 
@@ -108,13 +119,19 @@ void mxhr_store_unsubscribe(const mxhr_chan_ref *ref);
 apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref);
 
 /* Copies the channel's kept messages with after < seq <= upto (the last
- * last_n of them when last_n > 0) into *out (NULL when none; free with
- * free()). *dropped is the newest seq the channel no longer keeps
- * (evicted, expired): a reader positioned before it has missed
- * messages. MXHR_STORE_NOTFOUND when the channel is gone. */
+ * last_n of them when last_n > 0), the first ones up to limit bytes
+ * (0: no limit; at least one message), into *out (NULL when none; free
+ * with free()); *more says some were left for another call. *dropped
+ * is the newest seq the channel no longer keeps (evicted, expired): a
+ * reader positioned before it has missed messages.
+ * MXHR_STORE_NOTFOUND when the channel is gone. */
 apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
                               apr_uint64_t upto, int last_n,
-                              mxhr_batch **out, apr_uint64_t *dropped);
+                              apr_size_t limit, mxhr_batch **out,
+                              apr_uint64_t *dropped, int *more);
+
+/* The largest body the store could hold at all (with a short type). */
+apr_size_t mxhr_store_max_message(void);
 
 /* The futex word: changes with every publish and delete. */
 apr_uint32_t mxhr_store_epoch(void);

@@ -7,73 +7,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
-const { execFileSync } = require('node:child_process');
-const { chromium } = require('playwright-core');
-
-const SRC = path.resolve(__dirname, '../..');
-const OUT = path.join(SRC, 't/logs/browser');
-const HTTPD = '/usr/sbin/apache2';
-const CHROMIUM = process.env.MXHR_CHROMIUM || '/usr/bin/chromium';
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what, cond, ms) {
-    const t0 = Date.now();
-    for (;;) {
-        const v = await cond();
-        if (v) return v;
-        if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms}ms: ${what}`);
-        await sleep(100);
-    }
-}
-
-// The private httpd (as in demo.test.js): started and stopped by its
-// own PID file only.
-class Httpd {
-    constructor(dir, port) { this.dir = dir; this.port = port; }
-    conf() {
-        execFileSync('bash', [path.join(SRC, 'scripts/private-httpd.sh'), this.dir,
-                              String(this.port), 'event'], { stdio: 'inherit' });
-    }
-    ctl(what) {
-        execFileSync(HTTPD, ['-d', this.dir, '-f', path.join(this.dir, 'httpd.conf'), '-k', what],
-                     { stdio: 'inherit' });
-    }
-    pid() {
-        try { return parseInt(fs.readFileSync(path.join(this.dir, 'httpd.pid'), 'utf8'), 10); }
-        catch (e) { return 0; }
-    }
-    alive(pid) {
-        try { process.kill(pid, 0); return true; } catch (e) { return false; }
-    }
-    async start() {
-        this.ctl('start');
-        await waitFor('httpd up', () => new Promise((resolve) => {
-            const s = net.connect(this.port, '127.0.0.1', () => { s.end(); resolve(true); });
-            s.on('error', () => resolve(false));
-        }), 10000);
-    }
-    async stop() {
-        const pid = this.pid();
-        if (!pid || !this.alive(pid)) return;
-        process.kill(pid, 'SIGTERM');
-        await waitFor('httpd down', () => !this.alive(pid), 10000);
-    }
-}
+const { OUT, sleep, waitFor, setUp } = require('./lib.js');
 
 // What a page shows.
 const state = (page) => page.textContent('#state');
@@ -123,23 +58,7 @@ function increasingIds(list, who) {
 }
 
 test('chat: two pages talk, resume over a graceful restart, carry on after a full stop', async (t) => {
-    fs.mkdirSync(OUT, { recursive: true });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mxhr-chat-'));
-    const httpd = new Httpd(dir, await freePort());
-    httpd.conf();
-    await httpd.start();
-    const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--disable-dev-shm-usage'],
-    });
-    t.after(async () => {
-        await browser.close().catch(() => {});
-        await httpd.stop().catch(() => {});
-        fs.rmSync(dir, { recursive: true, force: true });
-    });
+    const { httpd, browser } = await setUp(t, 'mxhr-chat-');
 
     const room = 'e2e-' + process.pid;
     const base = `http://127.0.0.1:${httpd.port}/chat.html`;

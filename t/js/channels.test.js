@@ -7,6 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { MxhrStream, MxhrMultipartParser } = require('../../htdocs/mxhr.js');
+const { fakeFetch, collect } = require('./helpers.js');
 
 const enc = (s) => new TextEncoder().encode(s);
 
@@ -129,22 +130,6 @@ function multipart(chunks, headers = {}, stayOpen = false) {
     });
     return new Response(body, { status: 200, headers: Object.assign(
         { 'Content-Type': 'multipart/mixed; boundary="B"' }, headers) });
-}
-
-function fakeFetch(responders) {
-    const calls = [];
-    const f = async (url, init) => {
-        calls.push({ url, init });
-        return responders[Math.min(calls.length - 1, responders.length - 1)](init);
-    };
-    f.calls = calls;
-    return f;
-}
-
-function collect(s, types) {
-    const log = [];
-    for (const t of types) s.addEventListener(t, (e) => log.push(e));
-    return log;
 }
 
 const until = (what, cond, ms = 3000) => new Promise((resolve, reject) => {

@@ -4,6 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { MxhrStream } = require('../../htdocs/mxhr.js');
+const { fakeFetch, collect } = require('./helpers.js');
 
 const enc = (s) => new TextEncoder().encode(s);
 
@@ -22,25 +23,6 @@ function multipart(chunks, status = 200) {
     });
     return new Response(body, { status,
         headers: { 'Content-Type': 'multipart/mixed; boundary="B"' } });
-}
-
-// fetch that answers with responders[i] for the i-th call (the last one
-// repeats) and records each call.
-function fakeFetch(responders) {
-    const calls = [];
-    const f = async (url, init) => {
-        calls.push({ url, init, at: Date.now() });
-        const r = responders[Math.min(calls.length - 1, responders.length - 1)];
-        return r(init);
-    };
-    f.calls = calls;
-    return f;
-}
-
-function collect(s, types) {
-    const log = [];
-    for (const t of types) s.addEventListener(t, (e) => log.push(e));
-    return log;
 }
 
 const until = (cond, ms = 2000) => new Promise((resolve, reject) => {
