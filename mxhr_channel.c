@@ -278,6 +278,12 @@ static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
     return rv;
 }
 
+int mxhr_sub_channels(const mxhr_sub *sub, const mxhr_chan_ref **refs)
+{
+    *refs = sub->ref;
+    return sub->n;
+}
+
 int mxhr_sub_pending(const mxhr_sub *sub)
 {
     int i;

@@ -46,6 +46,9 @@ typedef struct mxhr_fetch_cache mxhr_fetch_cache;
 mxhr_fetch_cache *mxhr_fetch_cache_create(void);
 void mxhr_fetch_cache_destroy(mxhr_fetch_cache *fc);
 
+/* The subscription's channels (n returned). */
+int mxhr_sub_channels(const mxhr_sub *sub, const mxhr_chan_ref **refs);
+
 /* 1 when the stream may have something to send (a lock-free look). */
 int mxhr_sub_pending(const mxhr_sub *sub);
 

@@ -114,7 +114,30 @@ struct mxhr_entry {
     int keep_request;           /* MxhrKeepRequest */
     apr_time_t handed_at;       /* when the suspend hook ran */
     mxhr_entry *prev, *next;    /* the incoming list, then all streams */
+    /* A subscription: its place in each channel's list of this child's
+     * streams, so that a publish looks at those streams only. */
+    struct chan_link *links;
+    int nlinks;
+    apr_uint32_t mark;          /* collected in this wake already */
 };
+
+typedef struct chan_link chan_link;
+struct chan_link {
+    mxhr_entry *e;
+    struct local_chan *lc;
+    chan_link *prev, *next;
+};
+
+/* A channel some of this child's streams subscribe to. */
+typedef struct local_chan local_chan;
+struct local_chan {
+    apr_uint32_t idx;
+    apr_uint32_t mark;          /* collected in this wake already */
+    chan_link *head;
+    local_chan *next;           /* in its bucket */
+};
+
+#define LOCAL_BUCKETS 4096
 
 /* A message for the engine's streams, in one malloc'd block. */
 typedef struct mxhr_delivery mxhr_delivery;
@@ -142,7 +165,17 @@ typedef struct {
     volatile int stop;          /* the child is exiting */
     volatile int stopping;      /* child_stopping: end the streams */
     volatile int drained;       /* stopping, and no stream left */
+    /* Streams of this child per channel bucket, written by the engine,
+     * read by the watcher: a publish to a channel nobody here takes
+     * does not wake the engine. */
+    volatile apr_uint32_t present[LOCAL_BUCKETS];
     /* Engine thread only: */
+    local_chan *local[LOCAL_BUCKETS];   /* by channel */
+    apr_uint64_t seen_seq;      /* publishes looked at up to here */
+    apr_uint32_t seen_deletes;
+    apr_uint32_t mark;
+    mxhr_entry **due_subs;      /* this wake's streams to pump */
+    apr_size_t due_n, due_size;
     mxhr_entry *all;
     mxhr_entry **heap;
     apr_size_t heap_n, heap_size;
@@ -516,6 +549,87 @@ static void list_remove(mxhr_entry *e)
     e->prev = e->next = NULL;
 }
 
+static local_chan *local_find(apr_uint32_t idx, int make)
+{
+    local_chan **b = &engine.local[idx % LOCAL_BUCKETS], *lc;
+
+    for (lc = *b; lc; lc = lc->next) {
+        if (lc->idx == idx) {
+            return lc;
+        }
+    }
+    if (!make || !(lc = calloc(1, sizeof(*lc)))) {
+        return NULL;
+    }
+    lc->idx = idx;
+    lc->next = *b;
+    *b = lc;
+    return lc;
+}
+
+/* Puts a subscription's stream in its channels' lists; 0 on success. */
+static int index_add(mxhr_entry *e)
+{
+    const mxhr_chan_ref *refs;
+    int n = mxhr_sub_channels(e->s->sub, &refs), i;
+
+    e->links = calloc(n, sizeof(chan_link));
+    if (!e->links) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        local_chan *lc = local_find(refs[i].idx, 1);
+        chan_link *l = &e->links[i];
+
+        if (!lc) {
+            return -1;
+        }
+        apr_atomic_inc32(&engine.present[refs[i].idx % LOCAL_BUCKETS]);
+        l->e = e;
+        l->lc = lc;
+        l->next = lc->head;
+        if (lc->head) {
+            lc->head->prev = l;
+        }
+        lc->head = l;
+        e->nlinks++;
+    }
+    return 0;
+}
+
+static void index_remove(mxhr_entry *e)
+{
+    int i;
+
+    for (i = 0; i < e->nlinks; i++) {
+        chan_link *l = &e->links[i];
+        local_chan *lc = l->lc;
+
+        apr_atomic_dec32(&engine.present[lc->idx % LOCAL_BUCKETS]);
+        if (l->prev) {
+            l->prev->next = l->next;
+        }
+        else {
+            lc->head = l->next;
+        }
+        if (l->next) {
+            l->next->prev = l->prev;
+        }
+        if (!lc->head) {
+            local_chan **b = &engine.local[lc->idx % LOCAL_BUCKETS];
+
+            while (*b != lc) {
+                b = &(*b)->next;
+            }
+            *b = lc->next;
+            free(lc);
+        }
+    }
+    free(e->links);
+    e->links = NULL;
+    e->nlinks = 0;
+}
+
 /* The end of a stream's connection: 2.4 cannot give a suspended
  * connection back to the MPM, so the request is finished as any other
  * (EOS, then EOR, which logs it and frees r->pool), our side closed, and
@@ -534,6 +648,7 @@ static void entry_finish(mxhr_entry *e)
     }
     heap_remove(e);
     list_remove(e);
+    index_remove(e);
     apr_atomic_dec32(&child_streams);
     if (e->owned) {
         char sink[512];
@@ -700,10 +815,9 @@ static void entry_writable(mxhr_entry *e)
 
 /* Takes the streams whose connections the MPM has let go of, and has
  * stopped touching (see SETTLE). */
-static int take_incoming(apr_time_t now)
+static void take_incoming(apr_time_t now)
 {
     mxhr_entry *e, *next, *later = NULL;
-    int subs = 0;
 
     apr_thread_mutex_lock(engine.mutex);
     e = engine.incoming;
@@ -719,7 +833,6 @@ static int take_incoming(apr_time_t now)
             later = e;
             continue;
         }
-        subs |= e->s->sub != NULL;
         e->prev = NULL;
         e->next = engine.all;
         if (engine.all) {
@@ -741,9 +854,17 @@ static int take_incoming(apr_time_t now)
         }
         e->want_in = 1;
         watch(e);
-        if (heap_put(e, e->due) != 0) {
+        if ((e->s->sub && index_add(e) != 0) || heap_put(e, e->due) != 0) {
             mxhr_stream_close(e->s, MXHR_END_ERROR);
             entry_ended(e, now);
+        }
+        else if (e->s->sub) {
+            /* What was published while it was handed over. */
+            mxhr_sub_pump(e->s, NULL);
+            if (e->s->ended) {
+                heap_remove(e);
+                entry_ended(e, now);
+            }
         }
     }
     if (later) {
@@ -756,37 +877,124 @@ static int take_incoming(apr_time_t now)
         }
         apr_thread_mutex_unlock(engine.mutex);
     }
-    return subs;
 }
 
-/* Sends what is new in their channels to the subscriptions: each
- * channel's messages are copied out of the store once per wake and
- * shared by its streams. */
+/* Pumps one subscription (cache shared within the wake). */
+static void pump_entry(mxhr_entry *e, mxhr_fetch_cache *fc, apr_time_t now)
+{
+    if (e->state != E_LIVE || !e->s->sub || !mxhr_sub_pending(e->s->sub)) {
+        return;
+    }
+    mxhr_sub_pump(e->s, fc);
+    if (e->s->ended) {
+        heap_remove(e);
+        entry_ended(e, now);
+    }
+}
+
+/* Collects e for this wake's pumping, once. */
+static int due_add(mxhr_entry *e)
+{
+    if (e->mark == engine.mark) {
+        return 0;
+    }
+    if (engine.due_n == engine.due_size) {
+        apr_size_t size = engine.due_size ? 2 * engine.due_size : 1024;
+        mxhr_entry **d = realloc(engine.due_subs, size * sizeof(*d));
+
+        if (!d) {
+            return -1;
+        }
+        engine.due_subs = d;
+        engine.due_size = size;
+    }
+    e->mark = engine.mark;
+    engine.due_subs[engine.due_n++] = e;
+    return 0;
+}
+
+/* Sends what is new in their channels to the subscriptions. The store
+ * says which channels the last publishes went to: only their streams
+ * are looked at; after a delete, or too many publishes to follow, all
+ * of them are. Each channel's messages are copied out of the store
+ * once per wake and shared by its streams. */
 static void pump_subs(apr_time_t now)
 {
+    apr_uint32_t deletes = mxhr_store_deletes();
+    apr_uint64_t last = mxhr_store_last_seq(), q;
     mxhr_fetch_cache *fc = mxhr_fetch_cache_create();
+    int all = deletes != engine.seen_deletes
+              || last - engine.seen_seq > MXHR_STORE_CHANGES;
     mxhr_entry *e, *next;
+    apr_size_t i;
 
-    for (e = engine.all; e; e = next) {
-        next = e->next;
-        if (e->state != E_LIVE || !e->s->sub
-            || !mxhr_sub_pending(e->s->sub)) {
+    engine.mark++;
+    engine.due_n = 0;
+    for (q = engine.seen_seq + 1; !all && q <= last; q++) {
+        apr_uint32_t idx;
+        local_chan *lc;
+        chan_link *l;
+
+        if (!mxhr_store_changed(q, &idx)) {
+            all = 1;
+            break;
+        }
+        lc = local_find(idx, 0);
+        if (!lc || lc->mark == engine.mark) {
             continue;
         }
-        mxhr_sub_pump(e->s, fc);
-        if (e->s->ended) {
-            heap_remove(e);
-            entry_ended(e, now);
+        lc->mark = engine.mark;
+        for (l = lc->head; l; l = l->next) {
+            if (due_add(l->e) != 0) {
+                all = 1;
+                break;
+            }
+        }
+    }
+    engine.seen_seq = last;
+    engine.seen_deletes = deletes;
+    if (all) {
+        for (e = engine.all; e; e = next) {
+            next = e->next;
+            pump_entry(e, fc, now);
+        }
+    }
+    else {
+        /* An entry pumped may end and go; each is in the list once. */
+        for (i = 0; i < engine.due_n; i++) {
+            pump_entry(engine.due_subs[i], fc, now);
         }
     }
     mxhr_fetch_cache_destroy(fc);
 }
 
+/* 1 when the publishes after *seen (up to the store's newest) may
+ * concern a stream of this child; moves *seen on. */
+static int watcher_concerned(apr_uint64_t *seen, apr_uint32_t *deletes)
+{
+    apr_uint32_t d = mxhr_store_deletes();
+    apr_uint64_t last = mxhr_store_last_seq(), q;
+    int yes = d != *deletes || last - *seen > MXHR_STORE_CHANGES;
+
+    for (q = *seen + 1; !yes && q <= last; q++) {
+        apr_uint32_t idx;
+
+        yes = !mxhr_store_changed(q, &idx)
+              || apr_atomic_read32(&engine.present[idx % LOCAL_BUCKETS]);
+    }
+    *seen = last;
+    *deletes = d;
+    return yes;
+}
+
 /* Waits on the store's futex word: a publish or delete in any child
- * wakes it, and it wakes the engine. */
+ * wakes it, and it wakes the engine when one of this child's streams
+ * may be concerned. A stream that joins meanwhile looks for itself
+ * (take_incoming). */
 static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
 {
-    apr_uint32_t seen = mxhr_store_epoch();
+    apr_uint32_t seen = mxhr_store_epoch(), deletes = mxhr_store_deletes();
+    apr_uint64_t seen_seq = mxhr_store_last_seq();
 
     while (!engine.stop) {
         apr_uint32_t now;
@@ -795,8 +1003,10 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
         now = mxhr_store_epoch();
         if (now != seen) {
             seen = now;
-            apr_atomic_set32(&engine.chan_dirty, 1);
-            mxhr_engine_wake();
+            if (watcher_concerned(&seen_seq, &deletes)) {
+                apr_atomic_set32(&engine.chan_dirty, 1);
+                mxhr_engine_wake();
+            }
         }
     }
     apr_thread_exit(thd, APR_SUCCESS);
@@ -899,10 +1109,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             /* e may be gone: later results never name it again, since
              * one epoll_wait reports each descriptor once. */
         }
-        if (take_incoming(now)) {
-            /* Published while it was handed over: look now. */
-            apr_atomic_set32(&engine.chan_dirty, 1);
-        }
+        take_incoming(now);
         run_deliveries(now);
         if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
             pump_subs(now);
@@ -958,6 +1165,8 @@ static apr_status_t engine_cleanup(void *data)
         engine.deliveries = d->next;
         free(d);
     }
+    free(engine.due_subs);
+    engine.due_subs = NULL;
     return APR_SUCCESS;
 }
 

@@ -42,6 +42,8 @@ APLOG_USE_MODULE(mxhr);
 /* Expired messages dropped from the ring's tail per publish, at most:
  * the lock is held briefly. */
 #define SWEEP_MAX 256
+/* See chan_trim(). */
+#define DELIVERY_GRACE apr_time_from_sec(1)
 
 #define ALIGN8(n) (((n) + 7) & ~(apr_uint64_t)7)
 
@@ -110,6 +112,8 @@ typedef struct {
     volatile apr_uint64_t channels, messages, subscribers;
     apr_uint64_t vhost_off, chan_off, index_off, tomb_off, sub_off;
     apr_uint64_t ring_off, ring_size;
+    apr_uint64_t changes_off;       /* the last publishes' channels */
+    volatile apr_uint32_t deletes;
     apr_uint32_t nsub, sub_free;    /* free list: row + 1, 0: none */
     apr_uint32_t sub_tag;
     apr_uint64_t head, tail;
@@ -127,6 +131,7 @@ static store_hdr *st;
 #define INDEX()  ((apr_uint32_t *)((char *)st + st->index_off))
 #define TOMBS()  ((tomb_row *)((char *)st + st->tomb_off))
 #define SUBS()   ((sub_row *)((char *)st + st->sub_off))
+#define CHANGES() ((volatile apr_uint64_t *)((char *)st + st->changes_off))
 #define RING()   ((char *)st + st->ring_off)
 
 static apr_uint64_t hash_key(apr_uint32_t vhost, const char *name,
@@ -165,6 +170,8 @@ static void store_reset(void)
         r->next_free = i + 2 <= st->nsub ? i + 2 : 0;
     }
     st->sub_free = st->nsub ? 1 : 0;
+    memset((void *)CHANGES(), 0, MXHR_STORE_CHANGES * sizeof(apr_uint64_t));
+    apr_atomic_inc32(&st->deletes);
     st->head = st->tail = 0;
     st->channels = st->messages = st->subscribers = 0;
     st->forgotten_upto = 0;
@@ -254,6 +261,8 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
     off += ALIGN8(nchan * sizeof(tomb_row));
     st->sub_off = off;
     off += ALIGN8(nsub * sizeof(sub_row));
+    st->changes_off = off;
+    off += MXHR_STORE_CHANGES * sizeof(apr_uint64_t);
     st->ring_off = off;
     if (off + 4096 > size) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MXHR_LOGNO(053)
@@ -483,12 +492,19 @@ static void drop_first(chan_row *c)
     }
 }
 
-/* Applies the channel's history limits (count, age). */
+/* Applies the channel's history limits (count, age). A message stays
+ * for DELIVERY_GRACE whatever the count, so that a burst of publishes
+ * larger than the history does not outrun subscribers that read well:
+ * every child's engine copies it out within milliseconds. */
 static void chan_trim(chan_row *c, apr_time_t now)
 {
-    while (c->count
-           && (c->count > c->hist_max
-               || rec_at(c->first_pos)->time < now - c->hist_time)) {
+    while (c->count) {
+        apr_time_t t = rec_at(c->first_pos)->time;
+
+        if (t >= now - c->hist_time
+            && (c->count <= c->hist_max || t >= now - DELIVERY_GRACE)) {
+            break;
+        }
         drop_first(c);
     }
 }
@@ -713,6 +729,8 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     ring_reclaim(apr_time_now());
     /* Readers check last_seq without the lock: the record is whole
      * before it says so. */
+    apr_atomic_set64(&CHANGES()[h->seq % MXHR_STORE_CHANGES],
+                     ((h->seq & 0xffffffffu) << 32) | n);
     apr_atomic_set64(&c->last_seq, h->seq);
     apr_atomic_set64(&st->last_seq, h->seq);
     fill_info(c, info);
@@ -749,6 +767,7 @@ static apr_status_t info_or_forget(const char *vhost, const char *name,
                 drop_first(c);
             }
             chan_free(n);
+            apr_atomic_inc32(&st->deletes);
         }
         else if (!c->count && !c->subscribers) {
             /* All expired, nobody there: it exists no more. */
@@ -973,6 +992,26 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
     }
     store_unlock();
     return APR_SUCCESS;
+}
+
+int mxhr_store_changed(apr_uint64_t seq, apr_uint32_t *chan)
+{
+    apr_uint64_t v;
+
+    if (!st) {
+        return 0;
+    }
+    v = apr_atomic_read64(&CHANGES()[seq % MXHR_STORE_CHANGES]);
+    if ((v >> 32) != (seq & 0xffffffffu)) {
+        return 0;               /* overwritten by a newer one already */
+    }
+    *chan = (apr_uint32_t)(v & 0xffffffffu);
+    return 1;
+}
+
+apr_uint32_t mxhr_store_deletes(void)
+{
+    return st ? apr_atomic_read32(&st->deletes) : 0;
 }
 
 apr_size_t mxhr_store_max_message(void)

@@ -130,6 +130,16 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
                               apr_size_t limit, mxhr_batch **out,
                               apr_uint64_t *dropped, int *more);
 
+/* Lock-free, for the engine: the channel of message seq, if seq is
+ * among the last MXHR_STORE_CHANGES published (1), else 0 (look at
+ * every subscription). */
+#define MXHR_STORE_CHANGES 8192
+int mxhr_store_changed(apr_uint64_t seq, apr_uint32_t *chan);
+
+/* Lock-free: changes when channels are deleted or the store emptied
+ * (streams of gone channels must look). */
+apr_uint32_t mxhr_store_deletes(void);
+
 /* The largest body the store could hold at all (with a short type). */
 apr_size_t mxhr_store_max_message(void);
 

@@ -430,12 +430,16 @@ static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
         return 0;
     }
     wake = mxhr_sub_heartbeat_due(s);
-    if (!wake || wake - now > MXHR_CHECK_EVERY) {
-        /* The client and the MPM are looked at every so often. */
-        wake = now + MXHR_CHECK_EVERY;
+    if (!wake) {
+        wake = now + apr_time_from_sec(3600);
     }
     if (s->end_at && s->end_at < wake) {
         wake = s->end_at;
+    }
+    /* Publishes wake it by themselves; the client and the MPM are looked
+     * at every so often, unless the engine's pollset watches them. */
+    if (!s->eof_watched && wake - now > MXHR_CHECK_EVERY) {
+        wake = now + MXHR_CHECK_EVERY;
     }
     return wake;
 }

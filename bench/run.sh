@@ -52,42 +52,13 @@ gcc -O2 -Wall -o "$work/loadclient" bench/loadclient.c
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 procs=$(( $(ulimit -n) > 25000 ? 1 : 8 ))
 
-mods=/usr/lib/apache2/modules
-user=""
-[ "$(id -u)" = 0 ] && user="User www-data
-Group www-data"
+. "$src/bench/lib.sh"
 
 start_httpd() {     # dir port async(on|off)
     local d=$1 port=$2 async=$3
     mkdir -p "$d"
-    cat > "$d/httpd.conf" <<CONF
-ServerRoot $d
-ServerName localhost
-DefaultRuntimeDir $d
-PidFile $d/httpd.pid
-Mutex file:$d default
-$user
-Listen 127.0.0.1:$port
-ListenBacklog 8192
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule mxhr_module $src/.libs/mod_mxhr.so
-ErrorLog $d/error_log
-LogLevel warn
-DocumentRoot $d
-# As Debian's apache2.conf has it: no .htaccess lookups per request.
-<Directory />
-    AllowOverride None
-</Directory>
-Timeout 30
-# $((CHILDREN * THREADS)) worker threads in all, in $CHILDREN children that never change.
-ServerLimit $CHILDREN
-StartServers $CHILDREN
-ThreadsPerChild $THREADS
-MinSpareThreads $((CHILDREN * THREADS))
-MaxSpareThreads $((CHILDREN * THREADS))
-MaxRequestWorkers $((CHILDREN * THREADS))
-MaxConnectionsPerChild 0
+    { httpd_conf_head "$d" "$port" event
+      cat <<CONF
 ${BENCH_HTTPD_EXTRA:-}
 MxhrAsync $async
 <Location /s>
@@ -96,34 +67,14 @@ MxhrAsync $async
     MxhrTimeFormat epoch-ms
 </Location>
 CONF
-    /usr/sbin/apache2 -d "$d" -f "$d/httpd.conf" -k start || return 1
-    # httpd binds before it detaches and writes its PID file.
-    wait_port "$port" "$d/httpd.pid"
-    pids_to_stop+=("$(cat "$d/httpd.pid")")
+    } > "$d/httpd.conf"
+    httpd_start "$d" "$port"
 }
 
 start_nchan() {     # dir port
     local d=$1 port=$2
     mkdir -p "$d"
-    cat > "$d/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-worker_processes $CHILDREN;
-worker_rlimit_nofile 200000;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-daemon on;
-$( [ "$(id -u)" = 0 ] && echo "user www-data;" )
-events { worker_connections 60000; }
-http {
-    access_log off;
-    client_body_temp_path $d/body;
-    proxy_temp_path $d/proxy;
-    fastcgi_temp_path $d/fastcgi;
-    uwsgi_temp_path $d/uwsgi;
-    scgi_temp_path $d/scgi;
-    server {
-        listen 127.0.0.1:$port backlog=8192;
-        location = /pub {
+    nchan_conf "$d" "$port" "" "        location = /pub {
             nchan_publisher;
             nchan_channel_id bench;
             nchan_message_buffer_length 1;
@@ -132,46 +83,8 @@ http {
             nchan_subscriber;
             nchan_channel_id bench;
             nchan_subscriber_first_message newest;
-        }
-    }
-}
-CONF
-    /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" || return 1
-    wait_port "$port" "$d/nginx.pid"
-    pids_to_stop+=("$(cat "$d/nginx.pid")")
-}
-
-wait_port() {    # port [pidfile]: the port answers and the PID file is written
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null \
-           && { [ -z "${2:-}" ] || [ -s "$2" ]; }; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "bench: nothing listening on $1" >&2
-    return 1
-}
-
-# The server's processes: the master/parent and its children.
-server_pids() {
-    local parent=$1
-    echo "$parent"
-    ps -o pid= --ppid "$parent"
-}
-rss_kb() {      # sum of VmRSS over the server's processes
-    local t=0 p
-    for p in $(server_pids "$1"); do
-        t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-    done
-    echo "$t"
-}
-cpu_ticks() {   # utime + stime (+ those of reaped children) over the processes
-    local t=0 p
-    for p in $(server_pids "$1"); do
-        t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-    done
-    echo "$t"
+        }" > "$d/nginx.conf"
+    nchan_start "$d" "$port"
 }
 
 publisher() {   # port: posts epoch-ms at each whole second

@@ -1,0 +1,164 @@
+# Shared by bench/run.sh and bench/channels.sh (sourced, not run):
+# writing and starting the private httpd and nginx, and reading their
+# processes' memory and CPU from /proc.
+#
+# The caller sets: src (the source tree, whose .libs/mod_mxhr.so is
+# loaded), CHILDREN and THREADS (event MPM: children x threads each;
+# nginx: CHILDREN workers), and an array pids_to_stop, to which each
+# started server's PID is appended (stop only those).
+
+mods=/usr/lib/apache2/modules
+bench_user=""
+[ "$(id -u)" = 0 ] && bench_user="User www-data
+Group www-data"
+
+# httpd_conf_head DIR PORT [event|prefork PROCS]: the common part of an
+# httpd.conf, to which the caller appends its own directives. event:
+# CHILDREN x THREADS worker threads that never change; prefork: PROCS
+# processes that never change.
+httpd_conf_head() {
+    local d=$1 port=$2 mpm=${3:-event} procs=${4:-150}
+    cat <<CONF
+ServerRoot $d
+ServerName localhost
+DefaultRuntimeDir $d
+PidFile $d/httpd.pid
+Mutex file:$d default
+$bench_user
+Listen 127.0.0.1:$port
+ListenBacklog 8192
+LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule mxhr_module $src/.libs/mod_mxhr.so
+ErrorLog $d/error_log
+LogLevel warn
+DocumentRoot $d
+# As Debian's apache2.conf has it: no .htaccess lookups per request.
+<Directory />
+    AllowOverride None
+</Directory>
+Timeout 30
+CONF
+    case "$mpm" in
+    event) cat <<CONF
+# $((CHILDREN * THREADS)) worker threads in all, in $CHILDREN children that never change.
+ServerLimit $CHILDREN
+StartServers $CHILDREN
+ThreadsPerChild $THREADS
+MinSpareThreads $((CHILDREN * THREADS))
+MaxSpareThreads $((CHILDREN * THREADS))
+MaxRequestWorkers $((CHILDREN * THREADS))
+MaxConnectionsPerChild 0
+CONF
+    ;;
+    prefork) cat <<CONF
+# $procs processes that never change (none is stopped, none is added;
+# MinSpareServers 1: no complaint while all but one are busy).
+ServerLimit $procs
+StartServers $procs
+MinSpareServers 1
+MaxSpareServers $procs
+MaxRequestWorkers $procs
+MaxConnectionsPerChild 0
+CONF
+    ;;
+    esac
+}
+
+# httpd_start DIR PORT: starts the httpd configured in DIR/httpd.conf.
+httpd_start() {
+    local d=$1 port=$2
+    /usr/sbin/apache2 -d "$d" -f "$d/httpd.conf" -k start || return 1
+    # httpd binds before it detaches and writes its PID file.
+    wait_port "$port" "$d/httpd.pid" || return 1
+    pids_to_stop+=("$(cat "$d/httpd.pid")")
+}
+
+# nchan_conf DIR PORT HTTP_EXTRA SERVER_BODY: an nginx.conf with nchan,
+# CHILDREN workers, one server on 127.0.0.1:PORT; HTTP_EXTRA goes in the
+# http block, SERVER_BODY (the locations) in the server block.
+nchan_conf() {
+    local d=$1 port=$2 http_extra=$3 body=$4
+    cat <<CONF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes $CHILDREN;
+worker_rlimit_nofile 200000;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+daemon on;
+$( [ "$(id -u)" = 0 ] && echo "user www-data;" )
+events { worker_connections 60000; }
+http {
+    access_log off;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+$http_extra
+    server {
+        listen 127.0.0.1:$port backlog=8192;
+$body
+    }
+}
+CONF
+}
+
+# nchan_start DIR PORT: starts the nginx configured in DIR/nginx.conf.
+nchan_start() {
+    local d=$1 port=$2
+    /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" || return 1
+    wait_port "$port" "$d/nginx.pid" || return 1
+    pids_to_stop+=("$(cat "$d/nginx.pid")")
+}
+
+wait_port() {    # port [pidfile]: the port answers and the PID file is written
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null \
+           && { [ -z "${2:-}" ] || [ -s "$2" ]; }; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "bench: nothing listening on $1" >&2
+    return 1
+}
+
+# stop_server PID: TERM to a server we started, then wait for it to go.
+stop_server() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+# The server's processes: the master/parent and its children.
+server_pids() {
+    local parent=$1
+    echo "$parent"
+    ps -o pid= --ppid "$parent"
+}
+rss_kb() {      # sum of VmRSS over the server's processes
+    local t=0 p
+    for p in $(server_pids "$1"); do
+        t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+cpu_ticks() {   # utime + stime (+ those of reaped children) over the processes
+    local t=0 p
+    for p in $(server_pids "$1"); do
+        t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+# cpu_ns PID: nanoseconds on CPU of every thread of the server's
+# processes (/proc/P/task/T/schedstat), to the nanosecond where ticks
+# would be 10 ms. Threads that ended are not counted: compare two
+# readings only over a time in which the server's threads stay.
+cpu_ns() {
+    local p files=()
+    for p in $(server_pids "$1"); do
+        files+=(/proc/"$p"/task/*/schedstat)
+    done
+    cat "${files[@]}" 2>/dev/null | awk '{t += $1} END {printf "%.0f\n", t}'
+}
