@@ -13,7 +13,7 @@ use Time::HiRes qw(time sleep);
 use MxhrTest qw(server_port);
 use MxhrChannel;
 
-plan tests => 57;
+plan tests => 61;
 
 my $port = server_port();
 my $base = uniq_name('res');
@@ -135,6 +135,16 @@ $s = ch_subscribe($port, "/ch/sub?id=$ch", headers => { 'Last-Event-ID' => $e[4]
 ok !defined $s->header('mxhr-history'), 'the oldest kept id: nothing lost';
 ok $s->wait_messages(2, 3), 'the two after it';
 is bodies($s), 'e5,e6', 'e5, e6';
+$s->close;
+# A second later too (the store may keep a burst for a second).
+sleep 1.2;
+$r = ch_request($port, 'GET', $pub);
+is $r->{json} && $r->{json}{messages}, 3, 'MxhrChannelHistory 3: three kept a second later';
+$s = ch_subscribe($port, "/ch/sub?id=$ch", headers => { 'Last-Event-ID' => $e[2] });
+is $s->header('mxhr-history'), 'lost', 'an evicted id a second later: Mxhr-History: lost';
+ok $s->wait_messages(3, 3), 'the kept ones';
+$s->pump(0.3);
+is bodies($s), 'e4,e5,e6', 'starting at the oldest kept (e4)';
 $s->close;
 
 # Expired: MxhrChannelHistoryTime 1s.
