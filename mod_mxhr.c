@@ -102,7 +102,7 @@ static int mxhr_handler(request_rec *r)
     const mxhr_srv_conf *sc;
     mxhr_settings set;
     const char *boundary, *media;
-    int mixed, rv, engine, own;
+    int mixed, sse, rv, engine, own;
     apr_uint32_t held;
     mxhr_hold hold;
     mxhr_stream *s;
@@ -155,14 +155,19 @@ static int mxhr_handler(request_rec *r)
     }
 
     if (set.format == MXHR_FORMAT_AUTO) {
+        const char *accept = apr_table_get(r->headers_in, "Accept");
+
         /* Caches must key on Accept, since it picks the framing. */
         apr_table_mergen(r->headers_out, "Vary", "Accept");
-        mixed = mxhr_accepts_mixed(apr_table_get(r->headers_in, "Accept"));
+        sse = mxhr_accepts_sse(accept);
+        mixed = !sse && mxhr_accepts_mixed(accept);
     }
     else {
+        sse = set.format == MXHR_FORMAT_SSE;
         mixed = set.format == MXHR_FORMAT_MIXED;
     }
-    media = mixed ? "multipart/mixed" : "multipart/x-mixed-replace";
+    media = sse ? "text/event-stream" : mixed ? "multipart/mixed"
+                                              : "multipart/x-mixed-replace";
 
     boundary = set.boundary;
     if (!boundary) {
@@ -195,8 +200,9 @@ static int mxhr_handler(request_rec *r)
         return refuse(r, &set);
     }
 
-    ap_set_content_type(r, apr_psprintf(r->pool, "%s; boundary=\"%s\"",
-                                        media, boundary));
+    ap_set_content_type(r, sse ? "text/event-stream; charset=utf-8"
+                               : apr_psprintf(r->pool, "%s; boundary=\"%s\"",
+                                              media, boundary));
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store");
     apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
     apr_table_unset(r->headers_out, "Content-Length");
@@ -215,6 +221,7 @@ static int mxhr_handler(request_rec *r)
                            boundary, dc->channel ? &channel_source
                                                  : &mxhr_clock_source, NULL);
     s->hold = hold;
+    s->sse = sse;
     mxhr_shared_release_with(&s->hold, s->pool);
     if (dc->channel) {
         mxhr_sub_history history;
@@ -322,6 +329,7 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
 {
     mxhr_shared_child_init(pchild, s);
+    mxhr_store_child_init(pchild);
     mxhr_engine_child_init(pchild, s);
 }
 

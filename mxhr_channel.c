@@ -75,6 +75,7 @@ struct mxhr_sub {
     const char *name[MXHR_CHANNELS_MAX];
     apr_uint64_t after[MXHR_CHANNELS_MAX];  /* the backlog's start */
     int backlog;                /* still to send */
+    int lost;                   /* SSE: say so in an event first */
     int replay;                 /* backlog: the last N only (0: all) */
     apr_uint64_t upto;          /* the backlog's end */
     apr_uint64_t cursor;        /* everything up to it is sent */
@@ -182,6 +183,7 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         sub->replay = replay;
         sub->backlog = 1;
     }
+    sub->lost = lost;
     *history = lost ? MXHR_SUB_LOST : MXHR_SUB_OK;
     *out = sub;
     return APR_SUCCESS;
@@ -299,6 +301,36 @@ int mxhr_sub_pending(const mxhr_sub *sub)
     return 0;
 }
 
+/* A message as a server-sent event: its id; its event name (the
+ * publisher's, else the channel's when the stream has several); its
+ * body as data lines. A body that is not UTF-8 text cannot be SSE data:
+ * it goes base64 (lines of 76) under the event name + "-base64". */
+static mxhr_end_reason push_event(mxhr_stream *s, const mxhr_msg *m,
+                                  const char *channel)
+{
+    const char *event = *m->event ? m->event
+                                  : s->sub->n > 1 ? channel : NULL;
+    char id[48], ev[MXHR_EVENT_NAME_MAX + MXHR_CHANNEL_NAME_MAX + 16];
+    mxhr_end_reason failed;
+    apr_size_t elen;
+    char *enc;
+
+    apr_snprintf(id, sizeof(id), "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
+                 mxhr_store_id(), m->seq);
+    if (mxhr_utf8_valid(m->body, m->len)) {
+        return mxhr_stream_push_event(s, id, event, m->body, m->len);
+    }
+    apr_snprintf(ev, sizeof(ev), "%s-base64", event ? event : "message");
+    enc = malloc(mxhr_base64_size(m->len));
+    if (!enc) {
+        return MXHR_END_ERROR;
+    }
+    elen = mxhr_base64_lines(enc, m->body, m->len);
+    failed = mxhr_stream_push_event(s, id, ev, enc, elen);
+    free(enc);
+    return failed;
+}
+
 static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
                                     const char *channel)
 {
@@ -306,7 +338,12 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     mxhr_end_reason failed;
     apr_size_t elen;
     char *enc;
-    int b64 = mxhr_holds_delimiter(m->body, m->len, s->boundary);
+    int b64;
+
+    if (s->sse) {
+        return push_event(s, m, channel);
+    }
+    b64 = mxhr_holds_delimiter(m->body, m->len, s->boundary);
 
     apr_snprintf(headers, sizeof(headers), "Mxhr-Id: %" APR_UINT64_T_FMT
                  "-%" APR_UINT64_T_FMT "\r\nMxhr-Channel: %s\r\n%s",
@@ -437,6 +474,16 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
     if (!backlog && !mxhr_sub_pending(sub)) {
         return;
     }
+    if (backlog && sub->lost && s->sse) {
+        /* EventSource cannot read the response's headers. */
+        sub->lost = 0;
+        failed = mxhr_stream_push_event(s, NULL, "mxhr-history-lost",
+                                        "lost", 4);
+        if (failed != MXHR_END_NONE) {
+            mxhr_stream_end(s, failed);
+            return;
+        }
+    }
     if (backlog) {
         /* On the handler's thread, before the engine: no cache. */
         fc = NULL;
@@ -505,9 +552,7 @@ void mxhr_sub_heartbeat(mxhr_stream *s, apr_time_t now)
 
     /* The first part goes at once: it opens the body. */
     if (s->seq == 0 || (due && now >= due)) {
-        mxhr_end_reason failed = mxhr_stream_push(s, "text/plain",
-                                                  "Mxhr-Heartbeat: 1\r\n",
-                                                  "", 0);
+        mxhr_end_reason failed = mxhr_stream_heartbeat(s);
 
         if (failed != MXHR_END_NONE) {
             mxhr_stream_end(s, failed);

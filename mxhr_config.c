@@ -39,6 +39,7 @@ void *mxhr_create_dir_conf(apr_pool_t *p, char *dir)
     dc->replay = MXHR_UNSET;
     dc->heartbeat = MXHR_UNSET;
     dc->message_max = MXHR_UNSET;
+    dc->sse_retry = MXHR_UNSET;
     return dc;
 }
 
@@ -78,6 +79,7 @@ void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(replay);
     MERGE(heartbeat);
     MERGE(message_max);
+    MERGE(sse_retry);
 #undef MERGE
     return dc;
 }
@@ -167,6 +169,7 @@ void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
                                                  : MXHR_DEFAULT_HEARTBEAT;
     out->message_max = dc->message_max != MXHR_UNSET
                        ? dc->message_max : MXHR_DEFAULT_MESSAGE_MAX;
+    out->sse_retry = dc->sse_retry != MXHR_UNSET ? dc->sse_retry : 0;
     {
         apr_int64_t limit = sc->message_limit != MXHR_UNSET
                             ? sc->message_limit
@@ -292,9 +295,12 @@ static const char *set_format(cmd_parms *cmd, void *dconf, const char *arg)
     else if (strcasecmp(arg, "mixed") == 0) {
         dc->format = MXHR_FORMAT_MIXED;
     }
+    else if (strcasecmp(arg, "sse") == 0) {
+        dc->format = MXHR_FORMAT_SSE;
+    }
     else {
         return bad_value(cmd, arg, "is not a known format",
-                         "use auto, mixed-replace or mixed");
+                         "use auto, mixed-replace, mixed or sse");
     }
     return NULL;
 }
@@ -525,6 +531,11 @@ static num_directive num_message_max = {
     NUM_SIZE, DIR_FIELD(message_max), 0, MXHR_MESSAGE_MAX_MAX, 1, NULL,
     "use a size up to 1024m, e.g. 65536, 64k or 1m (the default is 64k)"
 };
+static num_directive num_sse_retry = {
+    NUM_DURATION, DIR_FIELD(sse_retry), APR_USEC_PER_SEC / 1000,
+    APR_INT64_MAX, 1, "is below 1ms",
+    DURATION_HELP ", 0 for none (the default: none)"
+};
 static num_directive num_message_limit = {
     NUM_SIZE, SRV_FIELD(message_limit), 0, MXHR_MESSAGE_MAX_MAX, 1, NULL,
     "use a size up to 1024m, e.g. 1m (the default is 16m)"
@@ -596,7 +607,7 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrMaxDuration", set_max_duration, NULL, OR_FILEINFO,
                   "End the stream after this long (0: no limit)"),
     AP_INIT_TAKE1("MxhrFormat", set_format, NULL, OR_FILEINFO,
-                  "auto, mixed-replace or mixed (default auto)"),
+                  "auto, mixed-replace, mixed or sse (default auto)"),
     AP_INIT_TAKE1("MxhrMaxStreams", set_max_streams, NULL, RSRC_CONF,
                   "Concurrent streams per virtual host (0: no limit)"),
     AP_INIT_TAKE1("MxhrMinInterval", set_min_interval, NULL, RSRC_CONF,
@@ -629,6 +640,9 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrMessageMaxSize", set_number, &num_message_max,
                   OR_FILEINFO,
                   "Largest message a publisher takes (default 64k)"),
+    AP_INIT_TAKE1("MxhrSseRetry", set_number, &num_sse_retry, OR_FILEINFO,
+                  "Server-sent events: the retry field sent at the start "
+                  "(default none)"),
     AP_INIT_TAKE1("MxhrMessageMaxSizeLimit", set_number, &num_message_limit,
                   RSRC_CONF, "Ceiling for any MxhrMessageMaxSize "
                   "(default 16m)"),

@@ -17,7 +17,8 @@
 typedef enum {
     MXHR_FORMAT_AUTO = 0,
     MXHR_FORMAT_MIXED_REPLACE,
-    MXHR_FORMAT_MIXED
+    MXHR_FORMAT_MIXED,
+    MXHR_FORMAT_SSE                  /* text/event-stream */
 } mxhr_format;
 
 #define MXHR_DEFAULT_INTERVAL      apr_time_from_sec(5)
@@ -59,6 +60,7 @@ typedef struct {
     apr_int64_t replay;              /* MxhrChannelReplay */
     apr_int64_t heartbeat;           /* MxhrHeartbeat, usec, 0: off */
     apr_int64_t message_max;         /* MxhrMessageMaxSize */
+    apr_int64_t sse_retry;           /* MxhrSseRetry, usec, 0: none */
 } mxhr_dir_conf;
 
 typedef struct {
@@ -91,6 +93,7 @@ typedef struct {
     apr_int64_t replay;
     apr_interval_time_t heartbeat;
     apr_int64_t message_max;         /* the ceiling applied */
+    apr_interval_time_t sse_retry;   /* 0: no retry field */
 } mxhr_settings;
 
 extern const command_rec mxhr_cmds[];

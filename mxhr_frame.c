@@ -770,3 +770,130 @@ apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len)
     }
     return k;
 }
+
+int mxhr_accepts_sse(const char *accept)
+{
+    int sse, mixed, replace;
+
+    if (!accept) {
+        return 0;
+    }
+    sse = mxhr_accept_q(accept, "text/event-stream");
+    mixed = mxhr_accept_q(accept, "multipart/mixed");
+    replace = mxhr_accept_q(accept, "multipart/x-mixed-replace");
+    return sse > 0 && sse > mixed && sse > replace;
+}
+
+/* ---- Server-sent events ----------------------------------------------- */
+
+int mxhr_utf8_valid(const char *str, apr_size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    apr_size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        apr_uint32_t cp;
+        int n, k;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        }
+        else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        }
+        else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        }
+        else {
+            return 0;
+        }
+        if (len - i <= (apr_size_t)n) {
+            return 0;
+        }
+        for (k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+            || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* Writes (when out) a "data: " line for each line of data: CRLF, CR and
+ * LF end a line; what follows the last break is a line too (maybe
+ * empty). Returns the bytes it takes. */
+static apr_size_t sse_lines(const char *data, apr_size_t len,
+                            char *out)
+{
+    apr_size_t i = 0, start = 0, k = 0;
+
+    for (;;) {
+        if (i == len || data[i] == '\r' || data[i] == '\n') {
+            apr_size_t l = i - start;
+
+            if (out) {
+                memcpy(out + k, "data: ", 6);
+                memcpy(out + k + 6, data + start, l);
+                out[k + 6 + l] = '\n';
+            }
+            k += 6 + l + 1;
+            if (i == len) {
+                return k;
+            }
+            if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') {
+                i++;
+            }
+            start = ++i;
+            continue;
+        }
+        i++;
+    }
+}
+
+apr_size_t mxhr_sse_size(const char *id, const char *event,
+                         const char *data, apr_size_t len)
+{
+    return (id ? 4 + strlen(id) + 1 : 0) + (event ? 7 + strlen(event) + 1
+                                                  : 0)
+           + sse_lines(data, len, NULL) + 1;
+}
+
+apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
+                          const char *data, apr_size_t len)
+{
+    apr_size_t k = 0;
+
+    if (id) {
+        apr_size_t l = strlen(id);
+
+        memcpy(out + k, "id: ", 4);
+        memcpy(out + k + 4, id, l);
+        out[k + 4 + l] = '\n';
+        k += 4 + l + 1;
+    }
+    if (event) {
+        apr_size_t l = strlen(event);
+
+        memcpy(out + k, "event: ", 7);
+        memcpy(out + k + 7, event, l);
+        out[k + 7 + l] = '\n';
+        k += 7 + l + 1;
+    }
+    k += sse_lines(data, len, out + k);
+    out[k++] = '\n';
+    return k;
+}

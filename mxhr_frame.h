@@ -53,6 +53,11 @@ int mxhr_accepts_mixed(const char *accept);
  * matches. */
 int mxhr_accept_q(const char *accept, const char *type);
 
+/* 1 when an Accept header prefers text/event-stream: a positive q
+ * higher than both multipart types get (so a star range alone, or a
+ * tie, keeps multipart). */
+int mxhr_accepts_sse(const char *accept);
+
 /* A fresh random boundary of at least 24 characters, or NULL when the
  * random source fails. */
 char *mxhr_random_boundary(apr_pool_t *p);
@@ -126,5 +131,26 @@ int mxhr_holds_delimiter(const char *body, apr_size_t len,
  * bytes); returns its length (no NUL). */
 apr_size_t mxhr_base64_size(apr_size_t len);
 apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len);
+
+/* ---- Server-sent events ----------------------------------------------- */
+
+/* 1 when len bytes of s are valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+int mxhr_utf8_valid(const char *s, apr_size_t len);
+
+/* The bytes mxhr_sse_event() writes for these arguments. */
+apr_size_t mxhr_sse_size(const char *id, const char *event,
+                         const char *data, apr_size_t len);
+
+/* Writes one event: "id: ID" (when id), "event: EVENT" (when event), a
+ * "data: " line per line of data (CRLF, CR and LF all end a line, so no
+ * body can forge a field), and the blank line that dispatches it; into
+ * out, mxhr_sse_size() bytes. Returns the length written. id and event
+ * must hold no CR or LF. */
+apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
+                          const char *data, apr_size_t len);
+
+/* A heartbeat: a comment line, which EventSource ignores. */
+#define MXHR_SSE_HEARTBEAT ":\n\n"
 
 #endif /* MXHR_FRAME_H */

@@ -165,6 +165,7 @@ static int publish(request_rec *r, const mxhr_settings *set,
                    const char *channel)
 {
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    const char *event = apr_table_get(r->headers_in, "X-EventSource-Event");
     mxhr_chan_info info;
     apr_status_t rv;
     apr_size_t len = 0;
@@ -181,9 +182,16 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_BAD_REQUEST, "the Content-Type is longer "
                       "than 1024 bytes");
     }
+    /* The SSE event name (nchan's header): it becomes a field line, so
+     * nothing that could end the line or the field. */
+    if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
+                  || strpbrk(event, "\r\n"))) {
+        return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
+                      "1 to 255 bytes without CR or LF");
+    }
     rv = mxhr_store_publish(vhost, channel, (int)(sc->max_channels > 0
                             ? sc->max_channels : 0), (int)set->history,
-                            set->history_time, ct, body, len, &info);
+                            set->history_time, ct, event, body, len, &info);
     if (rv == MXHR_STORE_TOO_BIG) {
         return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
             r->pool, "the message (%" APR_SIZE_T_FMT " bytes) cannot fit "

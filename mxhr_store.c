@@ -42,6 +42,8 @@ APLOG_USE_MODULE(mxhr);
 /* Expired messages dropped from the ring's tail per publish, at most:
  * the lock is held briefly. */
 #define SWEEP_MAX 256
+/* Processes with a futex word of their own. */
+#define ROWS 64
 /* See chan_trim(). */
 #define DELIVERY_GRACE apr_time_from_sec(1)
 
@@ -62,6 +64,8 @@ typedef struct {
     apr_uint64_t first_pos, last_pos;
     apr_uint32_t count;
     volatile apr_uint32_t subscribers;
+    apr_uint64_t rows;              /* processes with subscribers here */
+    apr_uint32_t unrowed;           /* subscribers without a row */
     apr_int64_t requested;
     apr_int64_t hist_time;
     apr_uint32_t hist_max;
@@ -79,7 +83,7 @@ typedef struct {
     apr_uint64_t seq;
     apr_int64_t time;
     apr_uint64_t next;              /* the channel's next, NONE: last */
-    apr_uint32_t ct_len, body_len;
+    apr_uint32_t meta_len, body_len;   /* type NUL event NUL, body */
 } rec_hdr;
 
 /* What a forgotten channel had dropped, for a channel of the same name
@@ -93,6 +97,7 @@ typedef struct {
  * of a child that died holding them. */
 typedef struct {
     apr_int32_t pid;                /* 0: free */
+    apr_int32_t row;                /* its process's row, -1: none */
     apr_uint32_t chan, gen, tag;
     apr_uint32_t next_free;
 } sub_row;
@@ -104,7 +109,12 @@ typedef struct {
     apr_uint64_t size;
     volatile apr_uint64_t store_id;
     pthread_mutex_t lock;
-    volatile apr_uint32_t epoch;    /* the futex word */
+    volatile apr_uint32_t epoch;    /* the futex word of processes
+                                       without a row */
+    /* A futex word per process (up to ROWS of them): a publish wakes
+     * only the processes that serve its channel. */
+    volatile apr_int32_t row_pid[ROWS];
+    volatile apr_uint32_t row_epoch[ROWS];
     apr_uint32_t free_head;
     volatile apr_uint64_t last_seq;
     apr_uint64_t forgotten_upto;    /* newest seq of a forgotten channel */
@@ -125,6 +135,7 @@ typedef struct {
 } store_retained;
 
 static store_hdr *st;
+static int my_row = -1;         /* this process's row, -1: none */
 
 #define VHOSTS() ((vhost_row *)((char *)st + st->vhost_off))
 #define CHANS()  ((chan_row *)((char *)st + st->chan_off))
@@ -200,10 +211,44 @@ static void store_unlock(void)
     pthread_mutex_unlock(&st->lock);
 }
 
+static void wake_word(volatile apr_uint32_t *word)
+{
+    apr_atomic_inc32(word);
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Wakes the processes of rows, and those without a row if any of them
+ * may be concerned. */
+static void wake_some(apr_uint64_t rows, int unrowed)
+{
+    int i;
+
+    if (unrowed) {
+        wake_word(&st->epoch);
+    }
+    for (i = 0; rows; i++, rows >>= 1) {
+        if (rows & 1) {
+            wake_word(&st->row_epoch[i]);
+        }
+    }
+}
+
+/* Wakes every process (a delete, an emptied store). */
 static void wake_all(void)
 {
-    apr_atomic_inc32(&st->epoch);
-    syscall(SYS_futex, &st->epoch, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    int i;
+
+    wake_word(&st->epoch);
+    for (i = 0; i < ROWS; i++) {
+        if (apr_atomic_read32((volatile apr_uint32_t *)&st->row_pid[i])) {
+            wake_word(&st->row_epoch[i]);
+        }
+    }
+}
+
+static volatile apr_uint32_t *my_word(void)
+{
+    return my_row >= 0 ? &st->row_epoch[my_row] : &st->epoch;
 }
 
 apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
@@ -398,6 +443,8 @@ static apr_uint32_t chan_make(apr_uint32_t vhost, const char *name,
     c->first_pos = c->last_pos = NONE;
     c->count = 0;
     c->subscribers = 0;
+    c->rows = 0;
+    c->unrowed = 0;
     c->requested = 0;
     c->hist_max = 100;
     c->hist_time = apr_time_from_sec(3600);
@@ -656,15 +703,18 @@ static void fill_info(const chan_row *c, mxhr_chan_info *info)
 apr_status_t mxhr_store_publish(const char *vhost, const char *name,
                                 int max_channels, int hist_max,
                                 apr_interval_time_t hist_time,
-                                const char *content_type, const char *body,
-                                apr_size_t len, mxhr_chan_info *info)
+                                const char *content_type, const char *event,
+                                const char *body, apr_size_t len,
+                                mxhr_chan_info *info)
 {
     apr_size_t ct_len = strlen(content_type);
-    apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + ct_len + 1 + len);
+    apr_size_t ev_len = event ? strlen(event) : 0;
+    apr_size_t meta_len = ct_len + 1 + ev_len + 1;
+    apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + meta_len + len);
     apr_time_t now = apr_time_now();
     apr_status_t why;
-    apr_uint32_t n, gen;
-    apr_uint64_t pos;
+    apr_uint32_t n, gen, unrowed;
+    apr_uint64_t pos, rows;
     chan_row *c;
     rec_hdr *h;
 
@@ -710,11 +760,12 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     h->seq = st->last_seq + 1;
     h->time = now;
     h->next = NONE;
-    h->ct_len = (apr_uint32_t)ct_len;
+    h->meta_len = (apr_uint32_t)meta_len;
     h->body_len = (apr_uint32_t)len;
     memcpy((char *)(h + 1), content_type, ct_len + 1);
+    memcpy((char *)(h + 1) + ct_len + 1, event ? event : "", ev_len + 1);
     if (len) {
-        memcpy((char *)(h + 1) + ct_len + 1, body, len);
+        memcpy((char *)(h + 1) + meta_len, body, len);
     }
     if (c->count) {
         rec_at(c->last_pos)->next = pos;
@@ -735,9 +786,11 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     apr_atomic_set64(&st->last_seq, h->seq);
     fill_info(c, info);
     info->id = h->seq;
+    rows = c->rows;
+    unrowed = c->unrowed;
     store_unlock();
     apr_atomic_inc64(&st->published);
-    wake_all();
+    wake_some(rows, unrowed);
     return APR_SUCCESS;
 }
 
@@ -821,6 +874,13 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
 
         st->sub_free = r->next_free;
         r->pid = (apr_int32_t)getpid();
+        r->row = my_row;
+        if (my_row >= 0) {
+            c->rows |= APR_UINT64_C(1) << my_row;
+        }
+        else {
+            c->unrowed++;
+        }
         r->chan = n;
         r->gen = c->gen;
         r->tag = ++st->sub_tag;
@@ -844,6 +904,9 @@ static void sub_release(apr_uint32_t k)
     chan_row *c = r->chan < st->nchan ? &CHANS()[r->chan] : NULL;
 
     if (c && c->used && c->gen == r->gen && c->subscribers > 0) {
+        if (r->row < 0 && c->unrowed > 0) {
+            c->unrowed--;
+        }
         c->subscribers--;
         st->subscribers--;
         chan_maybe_free(r->chan);
@@ -881,6 +944,11 @@ static void store_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
         if (SUBS()[k].pid == (apr_int32_t)pid) {
             sub_release(k);
             n++;
+        }
+    }
+    for (k = 0; k < ROWS; k++) {
+        if (st->row_pid[k] == (apr_int32_t)pid) {
+            st->row_pid[k] = 0;
         }
     }
     store_unlock();
@@ -955,11 +1023,11 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
         if (h->seq <= after || h->seq > upto || i++ < skip) {
             continue;
         }
-        if (limit && take && bytes + h->ct_len + 1 + h->body_len > limit) {
+        if (limit && take && bytes + h->meta_len + h->body_len > limit) {
             break;
         }
         take++;
-        bytes += h->ct_len + 1 + h->body_len;
+        bytes += h->meta_len + h->body_len;
     }
     *more = take < n - skip;
     if (take > 0) {
@@ -982,10 +1050,11 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
             }
             m = &b->msgs[b->n++];
             m->seq = h->seq;
-            m->content_type = memcpy(p, h + 1, h->ct_len + 1);
-            p += h->ct_len + 1;
+            m->content_type = memcpy(p, h + 1, h->meta_len);
+            m->event = m->content_type + strlen(m->content_type) + 1;
+            p += h->meta_len;
             m->len = h->body_len;
-            m->body = memcpy(p, (char *)(h + 1) + h->ct_len + 1, m->len);
+            m->body = memcpy(p, (char *)(h + 1) + h->meta_len, m->len);
             p += m->len;
         }
         *out = b;
@@ -1021,7 +1090,7 @@ apr_size_t mxhr_store_max_message(void)
 
 apr_uint32_t mxhr_store_epoch(void)
 {
-    return st ? apr_atomic_read32(&st->epoch) : 0;
+    return st ? apr_atomic_read32(my_word()) : 0;
 }
 
 void mxhr_store_wait(apr_uint32_t seen, apr_interval_time_t timeout)
@@ -1039,14 +1108,46 @@ void mxhr_store_wait(apr_uint32_t seen, apr_interval_time_t timeout)
     ts.tv_nsec = apr_time_usec(timeout) * 1000;
     /* Returns at once if the word has moved on already: no wake-up is
      * lost between reading it and sleeping. */
-    syscall(SYS_futex, &st->epoch, FUTEX_WAIT, seen, &ts, NULL, 0);
+    syscall(SYS_futex, my_word(), FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
 void mxhr_store_wake_all(void)
 {
     if (st) {
-        wake_all();
+        wake_word(my_word());
     }
+}
+
+static apr_status_t row_release(void *data)
+{
+    if (st && my_row >= 0 && store_lock()) {
+        if (st->row_pid[my_row] == (apr_int32_t)getpid()) {
+            st->row_pid[my_row] = 0;
+        }
+        store_unlock();
+    }
+    my_row = -1;
+    return APR_SUCCESS;
+}
+
+void mxhr_store_child_init(apr_pool_t *pchild)
+{
+    int i;
+
+    my_row = -1;
+    if (!st || !store_lock()) {
+        return;
+    }
+    for (i = 0; i < ROWS; i++) {
+        if (!st->row_pid[i]) {
+            st->row_pid[i] = (apr_int32_t)getpid();
+            my_row = i;
+            break;
+        }
+    }
+    store_unlock();
+    apr_pool_cleanup_register(pchild, NULL, row_release,
+                              apr_pool_cleanup_null);
 }
 
 void mxhr_store_count_delivered(apr_uint64_t n)

@@ -19,6 +19,7 @@
 
 #define MXHR_CHANNEL_NAME_MAX 255
 #define MXHR_VHOST_KEY_MAX 300
+#define MXHR_EVENT_NAME_MAX 255
 
 /* A channel as a stream holds it: its place and its generation, which
  * changes when the channel is deleted. */
@@ -42,6 +43,7 @@ typedef struct {
 typedef struct {
     apr_uint64_t seq;
     const char *content_type;
+    const char *event;          /* SSE event name, "" when none */
     const char *body;
     apr_size_t len;
 } mxhr_msg;
@@ -87,14 +89,16 @@ apr_uint64_t mxhr_store_last_seq(void);
 /* The virtual host's part of a channel's key (ServerName:port). */
 const char *mxhr_store_vhost_key(apr_pool_t *p, server_rec *s);
 
-/* Stores a message in a channel (made if new, unless its vhost has
- * max_channels already; 0: no limit), keeping at most hist_max messages
- * no older than hist_time. */
+/* Stores a message (its type, its SSE event name or NULL, its body) in
+ * a channel (made if new, unless its vhost has max_channels already; 0:
+ * no limit), keeping at most hist_max messages no older than
+ * hist_time. */
 apr_status_t mxhr_store_publish(const char *vhost, const char *name,
                                 int max_channels, int hist_max,
                                 apr_interval_time_t hist_time,
-                                const char *content_type, const char *body,
-                                apr_size_t len, mxhr_chan_info *info);
+                                const char *content_type, const char *event,
+                                const char *body, apr_size_t len,
+                                mxhr_chan_info *info);
 
 apr_status_t mxhr_store_info(const char *vhost, const char *name,
                              mxhr_chan_info *info);
@@ -143,13 +147,19 @@ apr_uint32_t mxhr_store_deletes(void);
 /* The largest body the store could hold at all (with a short type). */
 apr_size_t mxhr_store_max_message(void);
 
-/* The futex word: changes with every publish and delete. */
+/* Gives this process a futex word of its own if one is free (up to 64
+ * processes), so that publishes to channels it does not serve do not
+ * wake it (child_init). */
+void mxhr_store_child_init(apr_pool_t *pchild);
+
+/* This process's futex word: changes with every publish to a channel
+ * it serves, and every delete. */
 apr_uint32_t mxhr_store_epoch(void);
 
 /* Waits until the word differs from seen, or timeout passes. */
 void mxhr_store_wait(apr_uint32_t seen, apr_interval_time_t timeout);
 
-/* Wakes every waiter (this child's watcher at its exit). */
+/* Wakes this process's waiters (its watcher, at its exit). */
 void mxhr_store_wake_all(void);
 
 void mxhr_store_count_delivered(apr_uint64_t n);

@@ -285,12 +285,24 @@ static mxhr_end_reason stream_write(mxhr_stream *s, const char *data,
     return stream_writev(s, &v, 1, with_last);
 }
 
-/* The closing delimiter: the last part already sent CRLF "--B". */
+/* The closing delimiter: the last part already sent CRLF "--B". An
+ * event stream just ends (its last chunk). */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
 {
     mxhr_end_reason failed;
 
-    if (s->seq > 0) {
+    if (s->sse) {
+        if (s->chunked && s->seq > 0) {
+            /* The last chunk alone: no data chunk before it. */
+            s->chunked = 0;
+            failed = stream_write(s, "0\r\n\r\n", 5, 0);
+            s->chunked = 1;
+            if (failed != MXHR_END_NONE) {
+                why = failed;
+            }
+        }
+    }
+    else if (s->seq > 0) {
         failed = stream_write(s, MXHR_CLOSE_TAIL,
                               sizeof(MXHR_CLOSE_TAIL) - 1, 1);
         if (failed != MXHR_END_NONE) {
@@ -337,6 +349,62 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
     return failed;
 }
 
+/* An event stream's first bytes: the retry field, if set. */
+static mxhr_end_reason sse_open(mxhr_stream *s)
+{
+    char retry[40];
+
+    if (!s->sse || s->seq > 0 || s->set.sse_retry <= 0) {
+        return MXHR_END_NONE;
+    }
+    return stream_write(s, retry, apr_snprintf(retry, sizeof(retry),
+                        "retry: %" APR_TIME_T_FMT "\n\n",
+                        apr_time_as_msec(s->set.sse_retry)), 0);
+}
+
+mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
+                                       const char *event, const char *body,
+                                       apr_size_t len)
+{
+    apr_size_t size = mxhr_sse_size(id, event, body, len);
+    mxhr_end_reason failed = sse_open(s);
+    char *buf;
+
+    if (failed != MXHR_END_NONE) {
+        return failed;
+    }
+    buf = malloc(size);
+    if (!buf) {
+        return MXHR_END_ERROR;
+    }
+    failed = stream_write(s, buf, mxhr_sse_event(buf, id, event, body, len),
+                          0);
+    free(buf);
+    if (failed == MXHR_END_NONE) {
+        part_sent(s);
+    }
+    return failed;
+}
+
+mxhr_end_reason mxhr_stream_heartbeat(mxhr_stream *s)
+{
+    mxhr_end_reason failed;
+
+    if (!s->sse) {
+        return mxhr_stream_push(s, "text/plain", "Mxhr-Heartbeat: 1\r\n",
+                                "", 0);
+    }
+    failed = sse_open(s);
+    if (failed == MXHR_END_NONE) {
+        failed = stream_write(s, MXHR_SSE_HEARTBEAT,
+                              sizeof(MXHR_SSE_HEARTBEAT) - 1, 0);
+    }
+    if (failed == MXHR_END_NONE) {
+        part_sent(s);
+    }
+    return failed;
+}
+
 static void send_section(mxhr_stream *s, apr_time_t now)
 {
     /* On this thread's stack: a stream keeps no memory per section. */
@@ -345,7 +413,19 @@ static void send_section(mxhr_stream *s, apr_time_t now)
     mxhr_end_reason failed;
 
     if (s->source->produce(s, now, body, sizeof(body), &body_len)
-        == APR_SUCCESS) {
+        != APR_SUCCESS) {
+        len = 0;
+    }
+    else if (s->sse) {
+        char id[24];
+
+        /* The clock's id is its section number. */
+        apr_snprintf(id, sizeof(id), "%" APR_INT64_T_FMT, s->seq + 1);
+        if (mxhr_sse_size(id, NULL, body, body_len) <= sizeof(buf)) {
+            len = mxhr_sse_event(buf, id, NULL, body, body_len);
+        }
+    }
+    else {
         len = mxhr_part(buf, sizeof(buf), s->boundary,
                         s->seq == 0, s->set.content_type, s->seq + 1, body,
                         body_len);
@@ -367,7 +447,10 @@ static void send_section(mxhr_stream *s, apr_time_t now)
             return;
         }
     }
-    failed = stream_write(s, buf, len, 0);
+    failed = sse_open(s);
+    if (failed == MXHR_END_NONE) {
+        failed = stream_write(s, buf, len, 0);
+    }
     if (failed != MXHR_END_NONE) {
         mxhr_stream_end(s, failed);
         return;

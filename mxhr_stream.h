@@ -52,6 +52,7 @@ struct mxhr_stream {
     void *engine;               /* the engine's record of this stream */
     /* Channels (mxhr_channel.c) */
     struct mxhr_sub *sub;       /* NULL: the clock */
+    int sse;                    /* text/event-stream, not multipart */
     apr_time_t last_part;       /* when a part last went out */
 };
 
@@ -93,6 +94,16 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
 
 /* Gives back the stream's subscription, if any (once). */
 void mxhr_stream_drop_sub(mxhr_stream *s);
+
+/* Server-sent events: sends one event (id and event may be NULL; the
+ * body is split into data lines) now. Returns MXHR_END_NONE, or why
+ * the stream must end. */
+mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
+                                       const char *event, const char *body,
+                                       apr_size_t len);
+
+/* A heartbeat: an empty part, or an SSE comment. */
+mxhr_end_reason mxhr_stream_heartbeat(mxhr_stream *s);
 
 /* Marks the stream ended without writing anything (the client is gone),
  * counted and logged as why. */

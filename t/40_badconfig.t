@@ -22,7 +22,7 @@ my @bad = (
     ['MxhrMaxSections -3', 1, qr/MxhrMaxSections: '-3' must be a whole number, 0 or more; use a whole number of sections, 0 for no limit/],
     ['MxhrMaxSections lots', 1, qr/MxhrMaxSections: 'lots' must be a whole number/],
     ['MxhrMaxDuration 5y', 1, qr/MxhrMaxDuration: '5y' has an unknown unit.*0 for no limit/],
-    ['MxhrFormat json', 1, qr/MxhrFormat: 'json' is not a known format; use auto, mixed-replace or mixed/],
+    ['MxhrFormat json', 1, qr/MxhrFormat: 'json' is not a known format; use auto, mixed-replace, mixed or sse/],
     ['MxhrMaxStreams -1', 0, qr/MxhrMaxStreams: '-1' must be a whole number/],
     ['MxhrMaxStreams 2000000', 0, qr/MxhrMaxStreams: '2000000' is too large; use a whole number of streams up to 1000000/],
     ['MxhrMinInterval 0', 0, qr/MxhrMinInterval: '0' is below 1ms; use at least 1ms/],
@@ -50,6 +50,7 @@ my @bad = (
     ['MxhrStoreSize 512k', 0, qr/MxhrStoreSize: '512k' is below 1m; use a size of at least 1m/],
     ['MxhrStoreSize 32m', 1, qr/MxhrStoreSize not allowed in <Location> context/],
     ['MxhrMaxChannels -1', 0, qr/MxhrMaxChannels: '-1' must be a whole number/],
+    ['MxhrSseRetry 2x', 1, qr/MxhrSseRetry: '2x' has an unknown unit.*0 for none/],
 );
 
 plan tests => 2 + 3 * @bad;

@@ -511,6 +511,95 @@ int main(void)
         ok(bad == 0, "100000 fuzzed channel values, ids, queries, bodies");
     }
 
+
+    /* Accept: SSE negotiation */
+    ok(mxhr_accepts_sse("text/event-stream"), "EventSource's Accept is SSE");
+    ok(!mxhr_accepts_sse("*/*"), "star range alone stays multipart");
+    ok(!mxhr_accepts_sse(NULL), "no Accept stays multipart");
+    ok(!mxhr_accepts_sse("multipart/mixed"), "multipart/mixed is not SSE");
+    ok(!mxhr_accepts_sse("text/event-stream, multipart/mixed"),
+       "a tie stays multipart");
+    ok(mxhr_accepts_sse("text/event-stream, multipart/mixed;q=0.5"),
+       "SSE preferred by q");
+    ok(!mxhr_accepts_sse("text/event-stream;q=0.4, multipart/mixed;q=0.5"),
+       "multipart preferred by q");
+    ok(!mxhr_accepts_sse("text/event-stream;q=0"), "q=0 refuses SSE");
+    ok(mxhr_accepts_sse("text/event-stream, */*;q=0.1"),
+       "SSE over a low star range");
+
+    /* UTF-8 */
+    ok(mxhr_utf8_valid("", 0), "empty is UTF-8");
+    ok(mxhr_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12),
+       "2, 3 and 4 byte sequences");
+    ok(!mxhr_utf8_valid("\xc3", 1), "cut sequence");
+    ok(!mxhr_utf8_valid("\xc0\xaf", 2), "overlong");
+    ok(!mxhr_utf8_valid("\xed\xa0\x80", 3), "surrogate");
+    ok(!mxhr_utf8_valid("\xf4\x90\x80\x80", 4), "above U+10FFFF");
+    ok(!mxhr_utf8_valid("\xff", 1), "0xff");
+    ok(mxhr_utf8_valid("a\0b", 3), "NUL is UTF-8");
+
+    /* SSE events */
+    {
+        char out[512];
+        apr_size_t n;
+
+        n = mxhr_sse_event(out, "1-2", NULL, "hello", 5);
+        ok(n == mxhr_sse_size("1-2", NULL, "hello", 5)
+           && n == strlen("id: 1-2\ndata: hello\n\n")
+           && memcmp(out, "id: 1-2\ndata: hello\n\n", n) == 0,
+           "SSE event with id and data");
+        n = mxhr_sse_event(out, "7", "news", "a\r\nb\rc\nd", 8);
+        ok(n == mxhr_sse_size("7", "news", "a\r\nb\rc\nd", 8)
+           && memcmp(out, "id: 7\nevent: news\ndata: a\ndata: b\ndata: c\n"
+                     "data: d\n\n", n) == 0,
+           "CRLF, CR and LF each end a data line");
+        n = mxhr_sse_event(out, NULL, NULL, "", 0);
+        ok(n == 8 && memcmp(out, "data: \n\n", n) == 0,
+           "empty body: one empty data line");
+        n = mxhr_sse_event(out, NULL, NULL, "x\n", 2);
+        ok(memcmp(out, "data: x\ndata: \n\n", n) == 0 && n == 16,
+           "trailing LF: a last empty line");
+        n = mxhr_sse_event(out, NULL, NULL, "\r\n\r\n", 4);
+        ok(n == mxhr_sse_size(NULL, NULL, "\r\n\r\n", 4)
+           && memcmp(out, "data: \ndata: \ndata: \n\n", n) == 0,
+           "blank lines stay data, never end the event");
+        n = mxhr_sse_event(out, NULL, NULL, "id: evil\nevent: x", 17);
+        ok(memcmp(out, "data: id: evil\ndata: event: x\n\n", n) == 0,
+           "field names in a body stay data");
+    }
+    /* fuzz SSE: size matches, no line in the output starts other than
+     * with a known field, the event ends with one blank line */
+    {
+        char data[300], out[4096];
+        int i, j, bad = 0;
+
+        for (i = 0; i < 20000; i++) {
+            int len = rand() % 300;
+            apr_size_t n, k;
+
+            for (j = 0; j < len; j++) {
+                static const char pool[] = "ab\r\n:d ";
+                data[j] = pool[rand() % (sizeof(pool) - 1)];
+            }
+            n = mxhr_sse_event(out, "1-1", NULL, data, len);
+            if (n != mxhr_sse_size("1-1", NULL, data, len) || n < 2
+                || out[n - 1] != '\n' || out[n - 2] != '\n') {
+                bad++;
+                continue;
+            }
+            for (k = 0; k + 1 < n; k++) {
+                if (out[k] == '\r') {
+                    bad++;
+                }
+                if (out[k] == '\n' && k + 1 < n - 1
+                    && strncmp(out + k + 1, "data: ", 6) != 0) {
+                    bad++;
+                }
+            }
+        }
+        ok(bad == 0, "20000 fuzzed bodies make well-formed SSE events");
+    }
+
     printf("1..%d\n", tests_run);
     apr_pool_destroy(p);
     apr_terminate();
