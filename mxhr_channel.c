@@ -442,7 +442,8 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
                 k = i;
             }
         }
-        if (!m) {
+        if (!m || (s->set.max_sections > 0
+                   && s->messages >= s->set.max_sections)) {
             break;
         }
         next[k]++;
@@ -451,6 +452,7 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
             res = PUMP_FAILED;
             break;
         }
+        s->messages++;
         delivered++;
     }
     if (!fc) {

@@ -553,6 +553,11 @@ static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
     if (s->ended) {
         return 0;
     }
+    /* MxhrMaxSections counts a subscription's messages. */
+    if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+        mxhr_stream_close(s, MXHR_END_LIMIT);
+        return 0;
+    }
     mxhr_sub_heartbeat(s, now);
     if (s->ended) {
         return 0;

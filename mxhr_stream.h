@@ -54,6 +54,7 @@ struct mxhr_stream {
     struct mxhr_sub *sub;       /* NULL: the clock */
     int sse;                    /* text/event-stream, not multipart */
     int opened;                 /* the body's opening is sent, no part */
+    apr_int64_t messages;       /* channel messages sent (MaxSections) */
     const char *close_note;     /* SSE: why it ends, if not by reason */
     apr_time_t last_part;       /* when a part last went out */
 };
