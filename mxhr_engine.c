@@ -1036,8 +1036,12 @@ static void run_deliveries(apr_time_t now)
                 || (d->key && (!e->s->key || strcmp(d->key, e->s->key)))) {
                 continue;
             }
-            failed = mxhr_stream_push(e->s, d->content_type, d->headers,
-                                      d->body, d->len);
+            /* An event stream takes the body as an event's data. */
+            failed = e->s->sse
+                     ? mxhr_stream_push_event(e->s, NULL, NULL, d->body,
+                                              d->len)
+                     : mxhr_stream_push(e->s, d->content_type, d->headers,
+                                        d->body, d->len);
             if (failed != MXHR_END_NONE) {
                 mxhr_stream_end(e->s, failed);
                 entry_ended(e, now);
