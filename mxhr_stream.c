@@ -240,15 +240,22 @@ static mxhr_end_reason stream_writev(mxhr_stream *s, const struct iovec *v,
     for (i = 0; i < n; i++) {
         len += v[i].iov_len;
     }
-    if (s->chunked) {
+    if (s->chunked && len == 0) {
+        /* No data: the last chunk alone (an empty chunk is the last). */
+        all[k].iov_base = (void *)(crlf_last + 2);
+        all[k++].iov_len = with_last ? sizeof(crlf_last) - 3 : 0;
+    }
+    else if (s->chunked) {
         all[k].iov_base = size;
         all[k++].iov_len = apr_snprintf(size, sizeof(size), "%"
                                         APR_UINT64_T_HEX_FMT "\r\n",
                                         (apr_uint64_t)len);
     }
-    memcpy(all + k, v, n * sizeof(*v));
-    k += n;
-    if (s->chunked) {
+    if (n) {
+        memcpy(all + k, v, n * sizeof(*v));
+        k += n;
+    }
+    if (s->chunked && len) {
         all[k].iov_base = (void *)crlf_last;
         all[k++].iov_len = with_last ? sizeof(crlf_last) - 1 : 2;
     }
@@ -309,10 +316,8 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
             }
         }
         if (s->chunked && (s->seq > 0 || s->opened) && !s->aborted) {
-            /* The last chunk alone: no data chunk before it. */
-            s->chunked = 0;
-            failed = stream_write(s, "0\r\n\r\n", 5, 0);
-            s->chunked = 1;
+            /* The last chunk alone: nothing before it. */
+            failed = stream_writev(s, NULL, 0, 1);
             if (failed != MXHR_END_NONE) {
                 why = failed;
             }
