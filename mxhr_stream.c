@@ -292,6 +292,10 @@ static mxhr_end_reason stream_write(mxhr_stream *s, const char *data,
     return stream_writev(s, &v, 1, with_last);
 }
 
+static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
+                                   const char *event, const char *body,
+                                   apr_size_t len, int is_part);
+
 /* The closing delimiter: the last part already sent CRLF "--B". An
  * event stream just ends (its last chunk). */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
@@ -309,8 +313,8 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
                                : note[why <= MXHR_END_ERROR ? why : 0];
 
         if ((s->seq > 0 || s->opened) && *why_note) {
-            failed = mxhr_stream_push_event(s, NULL, "mxhr-close", why_note,
-                                            strlen(why_note));
+            failed = write_event(s, NULL, "mxhr-close", why_note,
+                                 strlen(why_note), 0);
             if (failed != MXHR_END_NONE) {
                 why = failed;
             }
@@ -388,6 +392,15 @@ mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                                        const char *event, const char *body,
                                        apr_size_t len)
 {
+    return write_event(s, id, event, body, len, 1);
+}
+
+/* An event; is_part: it counts as a section (the closing event does
+ * not, as multipart's closing delimiter does not). */
+static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
+                                   const char *event, const char *body,
+                                   apr_size_t len, int is_part)
+{
     mxhr_end_reason failed = sse_open(s);
     char ev[300], *enc = NULL, *buf;
 
@@ -415,7 +428,7 @@ mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                           0);
     free(buf);
     free(enc);
-    if (failed == MXHR_END_NONE) {
+    if (failed == MXHR_END_NONE && is_part) {
         part_sent(s);
     }
     return failed;
