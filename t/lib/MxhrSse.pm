@@ -22,7 +22,6 @@ package MxhrSse;
 use strict;
 use warnings FATAL => 'all';
 
-use Encode ();
 use IO::Socket::INET ();
 use IO::Select ();
 use JSON::PP ();
@@ -115,13 +114,49 @@ sub finish {
     return $self;
 }
 
-# A line is bytes; the stream is UTF-8 (invalid sequences become
-# U+FFFD, as the standard's UTF-8 decode does). CR and LF never occur
-# inside a multi-byte sequence, so decoding per line is decoding the
-# stream.
+# A line is bytes; the stream is UTF-8, decoded as the Encoding
+# standard's UTF-8 decoder does (each invalid sequence becomes U+FFFD;
+# noncharacters are characters). CR and LF never occur inside a
+# multi-byte sequence, so decoding per line is decoding the stream.
 sub _decode {
-    my $bytes = shift;
-    return Encode::decode('UTF-8', $bytes, Encode::FB_DEFAULT);
+    my @b = unpack 'C*', shift;
+    my ($out, $cp, $need, $seen, $lo, $hi) = ('', 0, 0, 0, 0x80, 0xBF);
+    my $i = 0;
+    while ($i < @b) {
+        my $c = $b[$i];
+        if (!$need) {
+            $i++;
+            if ($c <= 0x7F) { $out .= chr $c }
+            elsif ($c >= 0xC2 && $c <= 0xDF) { ($need, $cp) = (1, $c & 0x1F) }
+            elsif ($c >= 0xE0 && $c <= 0xEF) {
+                $lo = 0xA0 if $c == 0xE0;
+                $hi = 0x9F if $c == 0xED;
+                ($need, $cp) = (2, $c & 0x0F);
+            }
+            elsif ($c >= 0xF0 && $c <= 0xF4) {
+                $lo = 0x90 if $c == 0xF0;
+                $hi = 0x8F if $c == 0xF4;
+                ($need, $cp) = (3, $c & 0x07);
+            }
+            else { $out .= "\x{FFFD}" }
+            next;
+        }
+        if ($c < $lo || $c > $hi) {
+            # The byte starts over; what came before it is one error.
+            ($cp, $need, $seen, $lo, $hi) = (0, 0, 0, 0x80, 0xBF);
+            $out .= "\x{FFFD}";
+            next;
+        }
+        $i++;
+        ($lo, $hi) = (0x80, 0xBF);
+        $cp = ($cp << 6) | ($c & 0x3F);
+        if (++$seen == $need) {
+            $out .= chr $cp;
+            ($cp, $need, $seen) = (0, 0, 0);
+        }
+    }
+    $out .= "\x{FFFD}" if $need;
+    return $out;
 }
 
 sub _line {
