@@ -162,7 +162,7 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
             int more;
 
             /* Still kept after it, in every channel? */
-            if (mxhr_store_fetch(&sub->ref[i], resume, 0, 0, 0, &b,
+            if (mxhr_store_fetch(&sub->ref[i], resume, 0, 0, 0, 0, &b,
                                  &dropped, &more) != APR_SUCCESS
                 || resume < dropped) {
                 lost = 1;
@@ -272,8 +272,8 @@ static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
     free(c->batch);
     c->batch = NULL;
     c->after = after;
-    rv = mxhr_store_fetch(ref, after, fc->upto, 0, 0, &c->batch, &c->dropped,
-                          &more);
+    rv = mxhr_store_fetch(ref, after, fc->upto, 0, 1, 0, &c->batch,
+                          &c->dropped, &more);
     c->gone = rv == MXHR_STORE_NOTFOUND;
     *b = c->batch;
     *dropped = c->dropped;
@@ -406,7 +406,7 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
             rv = cached_fetch(fc, &sub->ref[i], after[i], &b[i], &dropped);
         }
         else {
-            rv = mxhr_store_fetch(&sub->ref[i], after[i], upto, replay,
+            rv = mxhr_store_fetch(&sub->ref[i], after[i], upto, replay, live,
                                   WINDOW_BYTES, &b[i], &dropped, &more);
         }
         if (rv == MXHR_STORE_NOTFOUND) {
@@ -442,7 +442,8 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
                 k = i;
             }
         }
-        if (!m) {
+        if (!m || (s->set.max_sections > 0
+                   && s->messages >= s->set.max_sections)) {
             break;
         }
         next[k]++;
@@ -451,6 +452,7 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
             res = PUMP_FAILED;
             break;
         }
+        s->messages++;
         delivered++;
     }
     if (!fc) {
@@ -550,13 +552,17 @@ apr_time_t mxhr_sub_heartbeat_due(const mxhr_stream *s)
 void mxhr_sub_heartbeat(mxhr_stream *s, apr_time_t now)
 {
     apr_time_t due = mxhr_sub_heartbeat_due(s);
+    mxhr_end_reason failed = MXHR_END_NONE;
 
-    /* The first part goes at once: it opens the body. */
-    if (s->seq == 0 || (due && now >= due)) {
-        mxhr_end_reason failed = mxhr_stream_heartbeat(s);
-
-        if (failed != MXHR_END_NONE) {
-            mxhr_stream_end(s, failed);
-        }
+    if (s->seq == 0 && !s->opened) {
+        /* Nothing to send yet: the body opens at once, without a part,
+         * so that the client sees the response now. */
+        failed = mxhr_stream_open(s);
+    }
+    else if (due && now >= due) {
+        failed = mxhr_stream_heartbeat(s);
+    }
+    if (failed != MXHR_END_NONE) {
+        mxhr_stream_end(s, failed);
     }
 }

@@ -813,6 +813,23 @@ static void entry_writable(mxhr_entry *e)
     }
 }
 
+/* Pumps one subscription (cache shared within the wake). */
+static void pump_entry(mxhr_entry *e, mxhr_fetch_cache *fc, apr_time_t now)
+{
+    if (e->state != E_LIVE || !e->s->sub || !mxhr_sub_pending(e->s->sub)) {
+        return;
+    }
+    mxhr_sub_pump(e->s, fc);
+    if (!e->s->ended && e->s->set.max_sections > 0
+        && e->s->messages >= e->s->set.max_sections) {
+        mxhr_stream_close(e->s, MXHR_END_LIMIT);
+    }
+    if (e->s->ended) {
+        heap_remove(e);
+        entry_ended(e, now);
+    }
+}
+
 /* Takes the streams whose connections the MPM has let go of, and has
  * stopped touching (see SETTLE). */
 static void take_incoming(apr_time_t now)
@@ -860,11 +877,7 @@ static void take_incoming(apr_time_t now)
         }
         else if (e->s->sub) {
             /* What was published while it was handed over. */
-            mxhr_sub_pump(e->s, NULL);
-            if (e->s->ended) {
-                heap_remove(e);
-                entry_ended(e, now);
-            }
+            pump_entry(e, NULL, now);
         }
     }
     if (later) {
@@ -876,19 +889,6 @@ static void take_incoming(apr_time_t now)
             engine.incoming = e;
         }
         apr_thread_mutex_unlock(engine.mutex);
-    }
-}
-
-/* Pumps one subscription (cache shared within the wake). */
-static void pump_entry(mxhr_entry *e, mxhr_fetch_cache *fc, apr_time_t now)
-{
-    if (e->state != E_LIVE || !e->s->sub || !mxhr_sub_pending(e->s->sub)) {
-        return;
-    }
-    mxhr_sub_pump(e->s, fc);
-    if (e->s->ended) {
-        heap_remove(e);
-        entry_ended(e, now);
     }
 }
 

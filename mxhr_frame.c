@@ -568,6 +568,8 @@ apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
 
 /* ---- Channels --------------------------------------------------------- */
 
+int mxhr_utf8_valid(const char *str, apr_size_t len);
+
 const char *mxhr_channel_split(apr_pool_t *p, const char *value,
                                const char **ids, int max, int *n)
 {
@@ -604,6 +606,10 @@ const char *mxhr_channel_split(apr_pool_t *p, const char *value,
             if (ch == ' ') {
                 return "channel id with a space";
             }
+        }
+        /* It travels in JSON and as an SSE event name: text only. */
+        if (!mxhr_utf8_valid(v, len)) {
+            return "channel id that is not UTF-8";
         }
         id = apr_pstrmemdup(p, v, len);
         for (k = 0; k < *n && strcmp(ids[k], id) != 0; k++) {

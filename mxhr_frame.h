@@ -106,7 +106,8 @@ apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
 /* Splits a MxhrChannel value into ids (commas separate, spaces and tabs
  * around them are ignored, duplicates count once), at most max. NULL on
  * success, else what is wrong: an empty id, one longer than 255 bytes,
- * one with a control character or a space, more than max. The ids are
+ * one with a control character or a space, one that is not UTF-8, more
+ * than max. The ids are
  * copied into p. */
 const char *mxhr_channel_split(apr_pool_t *p, const char *value,
                                const char **ids, int max, int *n);

@@ -17,6 +17,7 @@
 
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
+#include "mxhr_frame.h"
 #include "mxhr_publish.h"
 #include "mxhr_store.h"
 
@@ -185,9 +186,10 @@ static int publish(request_rec *r, const mxhr_settings *set,
     /* The SSE event name (nchan's header): it becomes a field line, so
      * nothing that could end the line or the field. */
     if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
-                  || strpbrk(event, "\r\n"))) {
+                  || strpbrk(event, "\r\n")
+                  || !mxhr_utf8_valid(event, strlen(event)))) {
         return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
-                      "1 to 255 bytes without CR or LF");
+                      "1 to 255 bytes of UTF-8 without CR or LF");
     }
     rv = mxhr_store_publish(vhost, channel, (int)(sc->max_channels > 0
                             ? sc->max_channels : 0), (int)set->history,

@@ -695,7 +695,8 @@ static apr_uint32_t lookup(const char *vhost, const char *name, int make,
 static void fill_info(const chan_row *c, mxhr_chan_info *info)
 {
     info->last_seq = c->last_seq;
-    info->messages = c->count;
+    /* Kept: the last hist_max (more stay a moment for delivery). */
+    info->messages = c->count < c->hist_max ? c->count : c->hist_max;
     info->subscribers = c->subscribers;
     info->requested = c->requested;
 }
@@ -978,11 +979,11 @@ apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref)
 }
 
 apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
-                              apr_uint64_t upto, int last_n,
+                              apr_uint64_t upto, int last_n, int live,
                               apr_size_t limit, mxhr_batch **out,
                               apr_uint64_t *dropped, int *more)
 {
-    apr_uint64_t pos, bytes = 0;
+    apr_uint64_t pos, bytes = 0, first;
     int n = 0, skip = 0, take = 0, i;
     mxhr_batch *b;
     chan_row *c;
@@ -1004,10 +1005,20 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
     }
     chan_trim(c, apr_time_now());
     *dropped = c->dropped_upto;
+    first = c->count ? c->first_pos : NONE;
+    if (!live) {
+        /* What the channel keeps is its last hist_max: those beyond it
+         * stay a moment only for live delivery (chan_trim). */
+        for (i = c->count; i > (int)c->hist_max && first != NONE; i--) {
+            if (rec_at(first)->seq > *dropped) {
+                *dropped = rec_at(first)->seq;
+            }
+            first = rec_at(first)->next;
+        }
+    }
     /* Which ones: count them, skip all but the last last_n, take them
      * up to limit bytes (at least one); then copy in one block. */
-    for (pos = c->count ? c->first_pos : NONE; pos != NONE;
-         pos = rec_at(pos)->next) {
+    for (pos = first; pos != NONE; pos = rec_at(pos)->next) {
         rec_hdr *h = rec_at(pos);
 
         n += h->seq > after && h->seq <= upto;
@@ -1016,7 +1027,7 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
         skip = n - last_n;
     }
     i = 0;
-    for (pos = c->count ? c->first_pos : NONE; pos != NONE && take < n - skip;
+    for (pos = first; pos != NONE && take < n - skip;
          pos = rec_at(pos)->next) {
         rec_hdr *h = rec_at(pos);
 
@@ -1040,7 +1051,7 @@ apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
         b->msgs = (mxhr_msg *)(b + 1);
         p = (char *)(b->msgs + take);
         i = 0;
-        for (pos = c->first_pos; pos != NONE && b->n < take;
+        for (pos = first; pos != NONE && b->n < take;
              pos = rec_at(pos)->next) {
             rec_hdr *h = rec_at(pos);
             mxhr_msg *m;

@@ -123,14 +123,16 @@ void mxhr_store_unsubscribe(const mxhr_chan_ref *ref);
 apr_uint64_t mxhr_store_chan_last(const mxhr_chan_ref *ref);
 
 /* Copies the channel's kept messages with after < seq <= upto (the last
- * last_n of them when last_n > 0), the first ones up to limit bytes
+ * last_n of them when last_n > 0; with live, also those beyond its
+ * history that stay a moment for delivery), the first ones up to limit
+ * bytes
  * (0: no limit; at least one message), into *out (NULL when none; free
  * with free()); *more says some were left for another call. *dropped
  * is the newest seq the channel no longer keeps (evicted, expired): a
  * reader positioned before it has missed messages.
  * MXHR_STORE_NOTFOUND when the channel is gone. */
 apr_status_t mxhr_store_fetch(const mxhr_chan_ref *ref, apr_uint64_t after,
-                              apr_uint64_t upto, int last_n,
+                              apr_uint64_t upto, int last_n, int live,
                               apr_size_t limit, mxhr_batch **out,
                               apr_uint64_t *dropped, int *more);
 

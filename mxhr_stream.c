@@ -240,15 +240,22 @@ static mxhr_end_reason stream_writev(mxhr_stream *s, const struct iovec *v,
     for (i = 0; i < n; i++) {
         len += v[i].iov_len;
     }
-    if (s->chunked) {
+    if (s->chunked && len == 0) {
+        /* No data: the last chunk alone (an empty chunk is the last). */
+        all[k].iov_base = (void *)(crlf_last + 2);
+        all[k++].iov_len = with_last ? sizeof(crlf_last) - 3 : 0;
+    }
+    else if (s->chunked) {
         all[k].iov_base = size;
         all[k++].iov_len = apr_snprintf(size, sizeof(size), "%"
                                         APR_UINT64_T_HEX_FMT "\r\n",
                                         (apr_uint64_t)len);
     }
-    memcpy(all + k, v, n * sizeof(*v));
-    k += n;
-    if (s->chunked) {
+    if (n) {
+        memcpy(all + k, v, n * sizeof(*v));
+        k += n;
+    }
+    if (s->chunked && len) {
         all[k].iov_base = (void *)crlf_last;
         all[k++].iov_len = with_last ? sizeof(crlf_last) - 1 : 2;
     }
@@ -301,24 +308,22 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
         const char *why_note = s->close_note ? s->close_note
                                : note[why <= MXHR_END_ERROR ? why : 0];
 
-        if (s->seq > 0 && *why_note) {
+        if ((s->seq > 0 || s->opened) && *why_note) {
             failed = mxhr_stream_push_event(s, NULL, "mxhr-close", why_note,
                                             strlen(why_note));
             if (failed != MXHR_END_NONE) {
                 why = failed;
             }
         }
-        if (s->chunked && s->seq > 0 && !s->aborted) {
-            /* The last chunk alone: no data chunk before it. */
-            s->chunked = 0;
-            failed = stream_write(s, "0\r\n\r\n", 5, 0);
-            s->chunked = 1;
+        if (s->chunked && (s->seq > 0 || s->opened) && !s->aborted) {
+            /* The last chunk alone: nothing before it. */
+            failed = stream_writev(s, NULL, 0, 1);
             if (failed != MXHR_END_NONE) {
                 why = failed;
             }
         }
     }
-    else if (s->seq > 0) {
+    else if (s->seq > 0 || s->opened) {
         failed = stream_write(s, MXHR_CLOSE_TAIL,
                               sizeof(MXHR_CLOSE_TAIL) - 1, 1);
         if (failed != MXHR_END_NONE) {
@@ -339,6 +344,7 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
     char tail[4 + MXHR_BOUNDARY_MAX + 1];
     struct iovec v[3];
     mxhr_end_reason failed;
+    int first = s->seq == 0 && !s->opened;
 
     if (!head) {
         return MXHR_END_ERROR;
@@ -349,8 +355,8 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
     v[0].iov_len = apr_snprintf(head, head_size, "%s%s\r\nContent-Type: %s"
                                 "\r\nContent-Length: %" APR_SIZE_T_FMT
                                 "\r\nMxhr-Seq: %" APR_INT64_T_FMT
-                                "\r\n%s\r\n", s->seq == 0 ? "--" : "",
-                                s->seq == 0 ? s->boundary : "",
+                                "\r\n%s\r\n", first ? "--" : "",
+                                first ? s->boundary : "",
                                 content_type, len, s->seq + 1,
                                 headers ? headers : "");
     v[1].iov_base = (void *)body;
@@ -370,7 +376,7 @@ static mxhr_end_reason sse_open(mxhr_stream *s)
 {
     char retry[40];
 
-    if (!s->sse || s->seq > 0 || s->set.sse_retry <= 0) {
+    if (!s->sse || s->seq > 0 || s->opened || s->set.sse_retry <= 0) {
         return MXHR_END_NONE;
     }
     return stream_write(s, retry, apr_snprintf(retry, sizeof(retry),
@@ -398,6 +404,34 @@ mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
     free(buf);
     if (failed == MXHR_END_NONE) {
         part_sent(s);
+    }
+    return failed;
+}
+
+mxhr_end_reason mxhr_stream_open(mxhr_stream *s)
+{
+    mxhr_end_reason failed = MXHR_END_NONE;
+    char dash[2 + MXHR_BOUNDARY_MAX + 1];
+
+    if (s->opened || s->seq > 0) {
+        return MXHR_END_NONE;
+    }
+    if (s->sse) {
+        failed = sse_open(s);
+        if (failed == MXHR_END_NONE) {
+            failed = stream_write(s, MXHR_SSE_HEARTBEAT,
+                                  sizeof(MXHR_SSE_HEARTBEAT) - 1, 0);
+        }
+    }
+    else {
+        /* The first part, when it comes, follows as any later one:
+         * CRLF, its headers... */
+        failed = stream_write(s, dash, apr_snprintf(dash, sizeof(dash),
+                                                    "--%s", s->boundary), 0);
+    }
+    if (failed == MXHR_END_NONE) {
+        s->opened = 1;
+        s->last_part = apr_time_now();
     }
     return failed;
 }
@@ -483,7 +517,7 @@ static int client_gone(mxhr_stream *s)
     }
     /* The engine's pollset tells it of a hang-up at once; and before
      * the first section the request has only just been read. */
-    if (s->eof_watched || s->seq == 0) {
+    if (s->eof_watched || (s->seq == 0 && !s->opened)) {
         return 0;
     }
     /* Nobody reads a streaming connection: ask the socket whether the
@@ -522,6 +556,11 @@ static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
     }
     mxhr_sub_pump(s, NULL);
     if (s->ended) {
+        return 0;
+    }
+    /* MxhrMaxSections counts a subscription's messages. */
+    if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+        mxhr_stream_close(s, MXHR_END_LIMIT);
         return 0;
     }
     mxhr_sub_heartbeat(s, now);

@@ -53,6 +53,8 @@ struct mxhr_stream {
     /* Channels (mxhr_channel.c) */
     struct mxhr_sub *sub;       /* NULL: the clock */
     int sse;                    /* text/event-stream, not multipart */
+    int opened;                 /* the body's opening is sent, no part */
+    apr_int64_t messages;       /* channel messages sent (MaxSections) */
     const char *close_note;     /* SSE: why it ends, if not by reason */
     apr_time_t last_part;       /* when a part last went out */
 };
@@ -102,6 +104,11 @@ void mxhr_stream_drop_sub(mxhr_stream *s);
 mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                                        const char *event, const char *body,
                                        apr_size_t len);
+
+/* Opens the body without a part (a subscription with nothing to send
+ * yet): the dash-boundary, or an SSE comment; the response's headers go
+ * with it. */
+mxhr_end_reason mxhr_stream_open(mxhr_stream *s);
 
 /* A heartbeat: an empty part, or an SSE comment. */
 mxhr_end_reason mxhr_stream_heartbeat(mxhr_stream *s);

@@ -4,20 +4,30 @@
 #   mxhr   mod_mxhr built in this tree: event MPM as bench/run.sh has it
 #          (BENCH_CHILDREN x BENCH_THREADS = 4 x 16), subscribers at
 #          /sub (SetHandler mxhr-stream, MxhrChannel "%{mxhr_arg:id}",
-#          MxhrFormat mixed), publisher at /pub (mxhr-publish)
+#          MxhrFormat auto), publisher at /pub (mxhr-publish)
 #   nchan  nginx-light + libnginx-mod-nchan, BENCH_CHILDREN workers,
-#          nchan_subscriber / nchan_publisher with nchan_channel_id
-#          $arg_id, multipart/mixed subscribers, 100 messages kept per
-#          channel (as mod_mxhr's default) in 256 MB of shared memory
-# Subscribers send Accept: multipart/mixed to both. Publishers POST a
-# BENCH_BODY-byte body (default 64) that starts with the epoch
-# microseconds at which it was sent; the client takes each part's delay
-# when it has parsed that stamp (one machine, one clock).
+#          nchan_subscriber (its default kinds: websocket eventsource
+#          longpoll chunked multipart-mixed) / nchan_publisher with
+#          nchan_channel_id $arg_id, 100 messages kept per channel (as
+#          mod_mxhr's default) in 256 MB of shared memory
+# Two subscriber formats, the same location on both servers, chosen by
+# the request's Accept:
+#   multipart  Accept: multipart/mixed; the client takes each part's
+#              delay when it has parsed the stamp below
+#   sse        Accept: text/event-stream (what EventSource sends):
+#              mod_mxhr's server-sent events (MxhrFormat auto), nchan's
+#              EventSource subscriber; the client parses the event stream
+#              and takes each event's delay at the blank line that ends
+#              it, from the stamp its data starts with
+# Publishers POST a BENCH_BODY-byte body (default 64) that starts with
+# the epoch microseconds at which it was sent (one machine, one clock).
 #
 # Tests (BENCH_TESTS, default "fanout many tp prefork"):
 #   fanout   1 channel, BENCH_FANOUT_N subscribers (default "1000 10000"),
 #            BENCH_FANOUT_RATES publishes a second (default "1 50"), for
-#            BENCH_PUB_SECONDS (default 10)
+#            BENCH_PUB_SECONDS (default 6), in each of BENCH_FORMATS
+#            (default "multipart sse"): per configuration mxhr and nchan
+#            multipart, then mxhr and nchan SSE, ratios per format
 #   many     BENCH_MANY_N subscribers (default 10000) on as many
 #            channels, BENCH_MANY_RATE publishes a second (default 1000)
 #            spread over them (publish k to channel k mod N)
@@ -30,6 +40,7 @@
 #            keep-alive connections each hold one, and 2 spare),
 #            BENCH_PREFORK_N subscribers (default 150) on one channel,
 #            BENCH_PREFORK_RATES publishes a second (default "1 50")
+# (The subscribers of many, tp and prefork are multipart.)
 # Measured: subscribers held, messages received / expected, delay
 # publish -> parsed p50/p99/max, server CPU (every thread of the
 # server's processes, /proc/P/task/T/schedstat) from the first publish to
@@ -50,10 +61,11 @@
 # server level / in nginx's http block), BENCH_KEEP (folder for the raw
 # result lines and the error logs of runs whose server complained,
 # default /tmp/mxhr-chbench-last).
-# BENCH_QUICK=1: one run each, 1,000 subscribers, 2,000 channels, 50
-# prefork subscribers, 4 s of publishing (about 2 minutes in all).
+# BENCH_QUICK=1: one run each, 1,000 subscribers (both formats), 2,000
+# channels, 50 prefork subscribers, 4 s of publishing (about 2 minutes
+# in all).
 #
-#   bash bench/channels.sh                  # the full run, ~12 minutes
+#   bash bench/channels.sh                  # the full run, ~14 minutes
 #   BENCH_QUICK=1 bash bench/channels.sh    # a short check
 #   BENCH_TESTS=tp BENCH_REPEAT=1 bash bench/channels.sh
 set -euo pipefail
@@ -66,7 +78,13 @@ KINDS=${BENCH_KINDS:-mxhr nchan}
 TESTS=${BENCH_TESTS:-fanout many tp prefork}
 FANOUT_N=${BENCH_FANOUT_N:-$(q 1000 "1000 10000")}
 FANOUT_RATES=${BENCH_FANOUT_RATES:-1 50}
-PUB_SECONDS=${BENCH_PUB_SECONDS:-$(q 4 10)}
+PUB_SECONDS=${BENCH_PUB_SECONDS:-$(q 4 6)}
+FORMATS=${BENCH_FORMATS:-multipart sse}
+for f in $FORMATS; do
+    case "$f" in multipart|sse) ;;
+    *) echo "bench: BENCH_FORMATS: multipart and/or sse, not $f" >&2; exit 2 ;;
+    esac
+done
 MANY_N=${BENCH_MANY_N:-$(q 2000 10000)}
 MANY_RATE=${BENCH_MANY_RATE:-1000}
 TP_CONNS=${BENCH_TP_CONNS:-8}
@@ -115,7 +133,8 @@ ${BENCH_MXHR_EXTRA:-}
 <Location /sub>
     SetHandler mxhr-stream
     MxhrChannel "%{mxhr_arg:id}"
-    MxhrFormat mixed
+    # multipart/mixed or text/event-stream as Accept prefers
+    MxhrFormat auto
 </Location>
 <Location /pub>
     SetHandler mxhr-publish
@@ -152,14 +171,19 @@ mkdir -p "$keep"
 results=$keep/results.txt
 : > "$results"
 
-# run_one TEST KIND SUBS CHANNELS PUBMODE PUBARG REP [MPM_PROCS]
+# run_one TEST KIND FORMAT SUBS CHANNELS PUBMODE PUBARG REP [MPM_PROCS]
+#   FORMAT multipart or sse: the subscribers';
 #   PUBMODE pub: PUBARG publishes a second for PUB_SECONDS;
 #   PUBMODE loop: PUBARG closed-loop connections for TP_SECONDS.
 run_one() {
-    local test=$1 kind=$2 n=$3 c=$4 mode=$5 arg=$6 rep=$7 pprocs=${8:-0}
-    local d port pid try started="" log run0
+    local test=$1 kind=$2 fmt=$3 n=$4 c=$5 mode=$6 arg=$7 rep=$8 pprocs=${9:-0}
+    local d port pid try started="" log run0 accept
     run0=$(date +%s%N)
-    d="$work/$test-$kind-$n-$c-$mode$arg-$rep"
+    d="$work/$test-$kind-$fmt-$n-$c-$mode$arg-$rep"
+    case "$fmt" in
+    sse) accept="Accept: text/event-stream" ;;
+    *)   accept="Accept: multipart/mixed" ;;
+    esac
     for try in 1 2 3 4 5; do
         # Below the ephemeral range, where the client's own sockets live.
         port=$(( 10000 + RANDOM % 20000 ))
@@ -175,7 +199,7 @@ run_one() {
         [ -z "$started" ] || break
     done
     if [ -z "$started" ]; then
-        echo "test=$test kind=$kind n=$n c=$c mode=$mode arg=$arg rep=$rep failed=start" \
+        echo "test=$test kind=$kind fmt=$fmt n=$n c=$c mode=$mode arg=$arg rep=$rep failed=start" \
             | tee -a "$results"
         return 1
     fi
@@ -190,7 +214,7 @@ run_one() {
         procs=$(( n >= 2000 ? 2 : 1 ))
         while [ $(( n / procs + 100 )) -gt "$nofile" ]; do procs=$((procs + 1)); done
         "$work/chclient" sub -p "$port" -u /sub -n "$n" -c "$c" -r "$RATE" \
-            -P "$procs" -A "$ADDRS" -H "Accept: multipart/mixed" -R "$d.ready" \
+            -P "$procs" -A "$ADDRS" -H "$accept" -f "$fmt" -R "$d.ready" \
             -t 300 > "$d.sub" 2> "$d.sub.err" &
         sub_pid=$!
         bg_pids+=("$sub_pid")
@@ -198,7 +222,7 @@ run_one() {
         until [ -e "$d.ready" ] || [ "$waited" -ge "$limit" ]; do
             sleep 0.1; waited=$((waited + 1))
         done
-        [ -e "$d.ready" ] || echo "bench: $test $kind: subscribers not ready in time" >&2
+        [ -e "$d.ready" ] || echo "bench: $test $kind $fmt: subscribers not ready in time" >&2
         sleep 1
     fi
     cpu0=$(cpu_ns "$pid"); t0=$(date +%s%N)
@@ -225,12 +249,12 @@ run_one() {
     local errs
     errs=$(grep -v -e 'setrlimit(RLIMIT_NOFILE' -e 'AH00489' -e 'AH00094' -e 'AH10159' "$log" 2>/dev/null \
            | grep -c -i -e error -e crit -e alert -e emerg -e 'exit signal' || true)
-    [ "$errs" = 0 ] || { echo "bench: $test $kind: $errs complaints in $log:" >&2
+    [ "$errs" = 0 ] || { echo "bench: $test $kind $fmt: $errs complaints in $log:" >&2
                          grep -v -e 'setrlimit(RLIMIT_NOFILE' -e AH10159 "$log" | tail -5 >&2 || true
                          cp "$log" "$keep/${d##*/}.log" 2>/dev/null || true; }
     [ ! -s "$d.pub.err" ] || sed 's/^/bench: publisher: /' "$d.pub.err" | head -3 >&2
     [ ! -s "$d.sub.err" ] || sed 's/^/bench: subscribers: /' "$d.sub.err" | head -3 >&2
-    echo "test=$test kind=$kind n=$n c=$c mode=$mode arg=$arg rep=$rep" \
+    echo "test=$test kind=$kind fmt=$fmt n=$n c=$c mode=$mode arg=$arg rep=$rep" \
          "rss0=$rss0 rss1=$rss1 cpu_ns=$((cpu1 - cpu0)) win_ms=$(( (t1 - t0) / 1000000 ))" \
          "errlog=$errs run_ms=$(( ($(date +%s%N) - run0) / 1000000 )) $publine $subline" \
         | tee -a "$results"
@@ -241,21 +265,23 @@ for rep in $(seq 1 "$REPEAT"); do
     for test in $TESTS; do
         case "$test" in
         fanout)
-            for n in $FANOUT_N; do for r in $FANOUT_RATES; do for kind in $KINDS; do
-                run_one fanout "$kind" "$n" 1 pub "$r" "$rep" || true
-            done; done; done ;;
+            for n in $FANOUT_N; do for r in $FANOUT_RATES; do
+                for fmt in $FORMATS; do for kind in $KINDS; do
+                    run_one fanout "$kind" "$fmt" "$n" 1 pub "$r" "$rep" || true
+                done; done
+            done; done ;;
         many)
             for kind in $KINDS; do
-                run_one many "$kind" "$MANY_N" "$MANY_N" pub "$MANY_RATE" "$rep" || true
+                run_one many "$kind" multipart "$MANY_N" "$MANY_N" pub "$MANY_RATE" "$rep" || true
             done ;;
         tp)
             for s in $TP_SUBS; do for kind in $KINDS; do
-                run_one tp "$kind" "$s" 1 loop "$TP_CONNS" "$rep" || true
+                run_one tp "$kind" multipart "$s" 1 loop "$TP_CONNS" "$rep" || true
             done; done ;;
         prefork)
             case " $KINDS " in *" mxhr "*)
                 for r in $PREFORK_RATES; do
-                    run_one prefork mxhr "$PREFORK_N" 1 pub "$r" "$rep" $((PREFORK_N + 4)) || true
+                    run_one prefork mxhr multipart "$PREFORK_N" 1 pub "$r" "$rep" $((PREFORK_N + 4)) || true
                 done ;;
             esac ;;
         *) echo "bench: unknown test $test" >&2 ;;

@@ -4,8 +4,8 @@
  *
  *   chclient sub  -p PORT -u /sub -n SUBS [-c CHANNELS] [-r RATE]
  *                 [-P PROCS] [-A ADDRS] [-H 'Header: v'] [-R READYFILE]
- *                 [-t MAX_S]
- *     Holds SUBS multipart subscriptions, subscriber i on channel
+ *                 [-t MAX_S] [-f multipart|sse]
+ *     Holds SUBS subscriptions, subscriber i on channel
  *     c<i % CHANNELS> (GET PATH?id=c<k>), opened at RATE per second.
  *     When every one has its response headers (or has failed) it creates
  *     READYFILE. It reads until SIGTERM (or MAX_S seconds), then prints.
@@ -16,6 +16,17 @@
  *     Parts stamped before their subscription was asked for are counted
  *     apart (old=) and not in the delays. Other parts (heartbeats, empty
  *     bodies) are ignored.
+ *     -f sse (server-sent events; send -H 'Accept: text/event-stream'):
+ *     the body is parsed as text/event-stream instead, incrementally: the
+ *     "data" lines of an event are joined with LF, the event ends at a
+ *     blank line (CRLF, CR or LF end a line), and an event whose data
+ *     starts with a 16-digit stamp is a delivered message, its delay
+ *     taken when the blank line that ends it was parsed (when EventSource
+ *     would dispatch it). Comments, events without data, and other
+ *     fields (id, event, retry) are ignored.
+ *     Either way the body may be chunked or not, and a 200 whose
+ *     Content-Type is not the format asked for (multipart/... or
+ *     text/event-stream) is counted as refused and badtype=, and closed.
  *
  *   chclient pub  -p PORT -u /pub -c CHANNELS -r RATE -d SECONDS
  *                 [-n SUBS] [-b BODY_BYTES] [-k MAX_CONNS]
@@ -146,7 +157,7 @@ static void on_term(int sig)
 
 typedef struct {
     hist delay;
-    uint64_t subs, ok, refused, failed, ended, parts, old, errors;
+    uint64_t subs, ok, refused, failed, ended, parts, old, errors, badtype;
     int64_t ready_ms;
 } sresults;
 
@@ -163,7 +174,20 @@ typedef struct {
     int64_t stamp;
     int64_t asked_at;       /* when the request was written */
     int done;               /* headers received, or failed */
+    int type_ok;            /* Content-Type is the format asked for */
+    /* -f sse: the event-stream parser */
+    int sse_state;          /* S_* below */
+    int fmatch;             /* chars of the field name that match "data",
+                             * -1: another field */
+    int last_cr;            /* the last byte was a CR: skip an LF */
+    int ev_data;            /* data lines in this event so far */
+    int head_len;
+    char head[STAMP_DIGITS]; /* the first bytes of the event's data */
 } sconn;
+
+enum { S_START, S_NAME, S_DATA_SP, S_DATA, S_SKIP };
+
+static int sse;             /* -f sse */
 
 static int port;
 static const char *path = "/";
@@ -202,12 +226,113 @@ static void on_stamp(sconn *c, sresults *R)
     hist_add(&R->delay, at - c->stamp);
 }
 
+/* -f sse: a data line begins: the lines are joined with LF. */
+static void sse_data_line(sconn *c)
+{
+    if (c->ev_data++ > 0 && c->head_len < STAMP_DIGITS) {
+        c->head[c->head_len++] = '\n';
+    }
+}
+
+/* -f sse: a blank line ends the event. */
+static void sse_dispatch(sconn *c, sresults *R)
+{
+    int k;
+
+    if (c->ev_data > 0 && c->head_len == STAMP_DIGITS) {
+        c->stamp = 0;
+        for (k = 0; k < STAMP_DIGITS; k++) {
+            if (c->head[k] < '0' || c->head[k] > '9') {
+                break;
+            }
+            c->stamp = c->stamp * 10 + (c->head[k] - '0');
+        }
+        if (k == STAMP_DIGITS) {
+            on_stamp(c, R);
+        }
+    }
+    c->ev_data = 0;
+    c->head_len = 0;
+}
+
+/* -f sse: body bytes (dechunked) as text/event-stream. */
+static void sse_bytes(sconn *c, sresults *R, const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        char ch = p[i];
+
+        if (c->last_cr) {
+            c->last_cr = 0;
+            if (ch == '\n') {
+                continue;           /* CRLF: one line end */
+            }
+        }
+        if (ch == '\r' || ch == '\n') {
+            c->last_cr = ch == '\r';
+            if (c->sse_state == S_START) {
+                sse_dispatch(c, R);
+            }
+            else if (c->sse_state == S_NAME && c->fmatch == 4) {
+                sse_data_line(c);   /* "data" alone: an empty data line */
+            }
+            c->sse_state = S_START;
+            continue;
+        }
+        switch (c->sse_state) {
+        case S_START:
+            if (ch == ':') {
+                c->sse_state = S_SKIP;          /* a comment */
+                break;
+            }
+            c->sse_state = S_NAME;
+            c->fmatch = 0;
+            /* fall through */
+        case S_NAME:
+            if (ch == ':') {
+                if (c->fmatch == 4) {
+                    sse_data_line(c);
+                    c->sse_state = S_DATA_SP;
+                }
+                else {
+                    c->sse_state = S_SKIP;
+                }
+            }
+            else if (c->fmatch >= 0 && c->fmatch < 4 && ch == "data"[c->fmatch]) {
+                c->fmatch++;
+            }
+            else {
+                c->fmatch = -1;
+            }
+            break;
+        case S_DATA_SP:
+            c->sse_state = S_DATA;
+            if (ch == ' ') {
+                break;              /* one space after the colon goes */
+            }
+            /* fall through */
+        case S_DATA:
+            if (c->head_len < STAMP_DIGITS) {
+                c->head[c->head_len++] = ch;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 /* Body bytes (dechunked): a stamp is 16 digits right after the blank
  * line that ends a part's headers; the 16th digit completes it. */
 static void body_bytes(sconn *c, sresults *R, const char *p, size_t n)
 {
     size_t i;
 
+    if (sse) {
+        sse_bytes(c, R, p, n);
+        return;
+    }
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
 
@@ -299,6 +424,10 @@ static int got_bytes(sconn *c, sresults *R, const char *p, size_t n)
             else if (strncasecmp(c->line, "transfer-encoding:", 18) == 0
                      && strcasestr(c->line, "chunked")) {
                 c->chunked = 1;
+            }
+            else if (strncasecmp(c->line, "content-type:", 13) == 0) {
+                c->type_ok = strcasestr(c->line + 13, sse ? "text/event-stream"
+                                                          : "multipart/") != NULL;
             }
             if (c->line_len == 0) {
                 c->state = 1;
@@ -425,11 +554,25 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
                     if (got_bytes(c, R, buf, (size_t)r)) {
                         c->done = 1;
                         done++;
-                        if (c->status == 200) {
+                        if (c->status == 200 && c->type_ok) {
                             R->ok++;
                         }
                         else {
                             R->refused++;
+                            if (c->status == 200) {
+                                /* not the format asked for: not held */
+                                R->badtype++;
+                                if (R->badtype <= 3) {
+                                    fprintf(stderr, "chclient: a subscription "
+                                            "answered another Content-Type "
+                                            "than %s\n", sse ? "text/event-stream"
+                                                             : "multipart/...");
+                                }
+                                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                                close(c->fd);
+                                c->fd = -1;
+                                break;
+                            }
                         }
                     }
                     continue;
@@ -475,6 +618,7 @@ static void sresults_merge(sresults *a, const sresults *b)
     a->parts += b->parts;
     a->old += b->old;
     a->errors += b->errors;
+    a->badtype += b->badtype;
     if (b->ready_ms < 0 || a->ready_ms < 0) {
         a->ready_ms = -1;
     }
@@ -588,11 +732,12 @@ static int sub_main(int n, double rate, int procs, int max_s)
         }
     }
     printf("subs=%llu ok=%llu refused=%llu failed=%llu ended=%llu errors=%llu "
-           "ready_ms=%lld parts=%llu old=%llu "
+           "badtype=%llu ready_ms=%lld parts=%llu old=%llu "
            "d_p50=%lld d_p90=%lld d_p99=%lld d_max=%lld d_mean=%.0f\n",
            (unsigned long long)total->subs, (unsigned long long)total->ok,
            (unsigned long long)total->refused, (unsigned long long)total->failed,
            (unsigned long long)total->ended, (unsigned long long)total->errors,
+           (unsigned long long)total->badtype,
            (long long)total->ready_ms,
            (unsigned long long)total->parts, (unsigned long long)total->old,
            (long long)hist_pct(&total->delay, 0.5),
@@ -988,7 +1133,7 @@ int main(int argc, char **argv)
     }
     mode = argv[1];
     optind = 2;
-    while ((opt = getopt(argc, argv, "p:u:n:c:r:P:A:H:R:t:d:b:k:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:u:n:c:r:P:A:H:R:t:d:b:k:f:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'u': path = optarg; break;
@@ -1003,6 +1148,15 @@ int main(int argc, char **argv)
         case 'd': seconds = atoi(optarg); break;
         case 'b': body_bytes_n = atoi(optarg); break;
         case 'k': conns = atoi(optarg); break;
+        case 'f':
+            if (strcmp(optarg, "sse") == 0) {
+                sse = 1;
+            }
+            else if (strcmp(optarg, "multipart") != 0) {
+                fprintf(stderr, "chclient: -f multipart|sse\n");
+                return 2;
+            }
+            break;
         default: return 2;
         }
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env perl
 # Turns bench/channels.sh's result lines into tables of medians over the
-# repeats, the ratios mxhr / nchan from the same invocation, and the
-# issue's targets: delay p99 <= nchan's (fan-out 1k and 10k), CPU per
-# delivered message <= nchan's, publishes/s >= nchan's.
+# repeats, the ratios mxhr / nchan from the same invocation (per
+# subscriber format: multipart, sse), and the issue's targets: delay p99
+# <= nchan's (fan-out 1k and 10k), CPU per delivered message <= nchan's,
+# publishes/s >= nchan's.
 use strict;
 use warnings;
 
@@ -10,7 +11,8 @@ my (%runs, @order);
 while (<>) {
     my %r = /(\w+)=(\S+)/g;
     next unless $r{test} && $r{kind};
-    my $key = join ' ', @r{qw(test n c mode arg)};
+    $r{fmt} ||= 'multipart';        # lines from before there was SSE
+    my $key = join ' ', @r{qw(test n c mode arg fmt)};
     push @order, $key unless $runs{$key};
     push @{ $runs{$key}{ $r{kind} } }, \%r;
 }
@@ -32,6 +34,7 @@ sub metrics {
     my %m = (
         held    => $held,
         ended   => num($r->{ended}),
+        # refused includes badtype (a 200 in another format)
         lost    => defined $r->{subs}
                    ? ($r->{refused} || 0) + ($r->{failed} || 0) + ($r->{errors} || 0) : undef,
         recv    => $r->{expected} ? 100 * $parts / $r->{expected} : undef,
@@ -84,16 +87,16 @@ my @ratios = (
 
 my (%med, @targets, $last_test);
 for my $key (@order) {
-    my ($test, $n, $c, $mode, $arg) = split ' ', $key;
+    my ($test, $n, $c, $mode, $arg, $fmt) = split ' ', $key;
     my $cols = $test eq 'tp' ? \@tpcols : \@subcols;
     if (!defined $last_test || $last_test ne $test) {
         my ($nruns) = map { scalar @$_ } values %{ $runs{$key} };
         print "\n" if defined $last_test;
         printf "%s (medians of %d runs; times in ms, CPU in server seconds)\n",
             $title{$test} || $test, $nruns;
-        printf "%-6s %-6s %-6s %-6s" . (" %10s" x @$cols) . "\n",
-            'N', $test eq 'many' ? 'chans' : 'ch', $mode eq 'loop' ? 'conns' : 'pub/s', 'server',
-            map { $_->[1] } @$cols;
+        printf "%-6s %-6s %-6s %-9s %-6s" . (" %10s" x @$cols) . "\n",
+            'N', $test eq 'many' ? 'chans' : 'ch', $mode eq 'loop' ? 'conns' : 'pub/s',
+            'format', 'server', map { $_->[1] } @$cols;
         $last_test = $test;
     }
     for my $kind (sort keys %{ $runs{$key} }) {
@@ -103,7 +106,7 @@ for my $key (@order) {
         for my $col (@$cols, @ratios, [unsent => '']) {
             $med{$key}{$kind}{ $col->[0] } = median(map { $_->{ $col->[0] } } @m);
         }
-        printf "%-6s %-6s %-6s %-6s", $n, $c, $arg, $kind;
+        printf "%-6s %-6s %-6s %-9s %-6s", $n, $c, $arg, $fmt, $kind;
         for my $col (@$cols) {
             my $v = $med{$key}{$kind}{ $col->[0] };
             printf " %10s", defined $v ? sprintf($col->[2], $v) : '-';
@@ -136,11 +139,12 @@ for my $key (@order) {
         next if $k->[0] eq 'd99' && $test ne 'fanout';
         next if $k->[0] eq 'pps' && $test ne 'tp';
         my $met = $k->[2] eq 'le' ? $ratio <= 1 : $ratio >= 1;
-        push @targets, sprintf "%-40s %-26s %6.2f  %s",
-            "$test N=$n ch=$c " . ($mode eq 'loop' ? "conns=$arg" : "pub/s=$arg"),
+        push @targets, sprintf "%-50s %-26s %6.2f  %s",
+            "$test N=$n ch=$c " . ($mode eq 'loop' ? "conns=$arg" : "pub/s=$arg")
+                . " $fmt",
             $k->[1], $ratio, $apart ? "not comparable: " . substr($apart, 18, -1) : $met ? 'met' : 'NOT met';
     }
-    print "  ratio mxhr / nchan: ", join('; ', @parts), "$apart\n" if @parts;
+    print "  ratio mxhr / nchan ($fmt): ", join('; ', @parts), "$apart\n" if @parts;
 }
 if (@targets) {
     print "\nTargets (ratio mxhr / nchan; delay and CPU met at <= 1, publishes/s at >= 1)\n";

@@ -387,6 +387,8 @@ int main(void)
            "16 channels taken");
         ok(mxhr_channel_split(p, "caf\xc3\xa9", ids, 16, &n) == NULL,
            "UTF-8 bytes are fine in an id");
+        is_str(mxhr_channel_split(p, "caf\xe9", ids, 16, &n),
+               "channel id that is not UTF-8", "Latin-1 id refused");
     }
 
     /* message ids */
@@ -486,7 +488,8 @@ int main(void)
                 for (j = 0; j < n; j++) {
                     apr_size_t l = strlen(ids[j]), k;
 
-                    if (l == 0 || l > 255 || strchr(ids[j], ',')) {
+                    if (l == 0 || l > 255 || strchr(ids[j], ',')
+                        || !mxhr_utf8_valid(ids[j], l)) {
                         bad++;
                     }
                     for (k = 0; k < l; k++) {
