@@ -107,7 +107,7 @@ is_deeply [ map { $_->{type} } $s->events ], [ "\x{e9}v\x{e8}nement" ], 'UTF-8 n
 # A name that is not UTF-8 (Latin-1 "é"): refused, or sent as valid UTF-8.
 $r = raw_publish("/sse/pub?c=$u", "X-EventSource-Event: \xE9t\xE9\r\n", 'latin-1 name');
 if ($r->{status} == 400) {
-    pass 'Latin-1 name: refused (400)';
+    like $r->{body}, qr/X-EventSource-Event/, 'Latin-1 name: refused (400), naming the header';
 }
 else {
     ok $s->wait_events(2, 5), "Latin-1 name: taken ($r->{status}), its event";
@@ -115,12 +115,21 @@ else {
 ok valid_utf8($s->body), 'Latin-1 name: the event stream stays valid UTF-8'
     or diag 'body: ' . ($s->body =~ s/([^\x20-\x7e\n])/sprintf '\\x%02X', ord $1/ger);
 $s->close;
-# A channel id that is not UTF-8 (%FF), named in a multi-channel stream.
+# A channel id that is not UTF-8 (%FF) would be an event name in a
+# multi-channel stream: refused (400, saying so), or sent as valid UTF-8.
 my $ff = '%FF' . uniq_channel('ff');
 $s = sse_open($port, "/sse/sub?c=$ff,$u");
-ok wait_subscribers($port, "/sse/pub?c=$ff", 1, 5), 'channel %FF: subscribed';
-http_request($port, 'POST', "/sse/pub?c=$ff", body => 'to ff');
-ok $s->wait_events(1, 5), 'channel %FF: the event';
+if ($s->status == 400) {
+    $s->read_to_eof(3);
+    like $s->body, qr/UTF-8/, 'channel %FF: refused (400), saying why';
+    is http_request($port, 'POST', "/sse/pub?c=$ff", body => 'to ff')->{status}, 400,
+       'channel %FF: publishing is refused too';
+}
+else {
+    ok wait_subscribers($port, "/sse/pub?c=$ff", 1, 5), "channel %FF: subscribed ($s->{status})";
+    http_request($port, 'POST', "/sse/pub?c=$ff", body => 'to ff');
+    ok $s->wait_events(1, 5), 'channel %FF: the event';
+}
 ok valid_utf8($s->body), 'channel %FF: the event stream stays valid UTF-8'
     or diag 'body: ' . ($s->body =~ s/([^\x20-\x7e\n])/sprintf '\\x%02X', ord $1/ger);
 $s->close;
