@@ -11,7 +11,7 @@ use MxhrTest qw(server_port mpm error_log_size error_log_since);
 use MxhrSse;
 use JSON::PP ();
 
-plan tests => 42 + 2 * 37 + 11;
+plan tests => 42 + 2 * 37 + 13;
 
 sub evs { [ map { [ $_->{type}, $_->{data}, $_->{last_event_id} ] } @_ ] }
 
@@ -162,6 +162,11 @@ is $s->status, 200, 'HEAD: 200';
 is $s->header('content-type'), 'text/event-stream; charset=utf-8', 'HEAD: event stream';
 $s->read_to_eof(3);
 is $s->body, '', 'HEAD: no body';
+
+# MxhrSseRetry 0 in a nested location: no retry field.
+$s = sse_open($port, '/sse/clock/retry/none');
+ok $s->read_until(5), 'retry 0: the stream ends';
+like $s->body, qr/\Aid: 1\ndata: /, 'retry 0: no retry field, the first event first';
 
 # JSON sections: the JSON is the data.
 $s = sse_open($port, '/sse/clock/json');
