@@ -303,32 +303,18 @@ int mxhr_sub_pending(const mxhr_sub *sub)
 
 /* A message as a server-sent event: its id; its event name (the
  * publisher's, else the channel's when the stream has several); its
- * body as data lines. A body that is not UTF-8 text cannot be SSE data:
- * it goes base64 (lines of 76) under the event name + "-base64". */
+ * body as data lines (mxhr_stream_push_event() sends a body that is not
+ * UTF-8 as base64). */
 static mxhr_end_reason push_event(mxhr_stream *s, const mxhr_msg *m,
                                   const char *channel)
 {
     const char *event = *m->event ? m->event
                                   : s->sub->n > 1 ? channel : NULL;
-    char id[48], ev[MXHR_EVENT_NAME_MAX + MXHR_CHANNEL_NAME_MAX + 16];
-    mxhr_end_reason failed;
-    apr_size_t elen;
-    char *enc;
+    char id[48];
 
     apr_snprintf(id, sizeof(id), "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
                  mxhr_store_id(), m->seq);
-    if (mxhr_utf8_valid(m->body, m->len)) {
-        return mxhr_stream_push_event(s, id, event, m->body, m->len);
-    }
-    apr_snprintf(ev, sizeof(ev), "%s-base64", event ? event : "message");
-    enc = malloc(mxhr_base64_size(m->len));
-    if (!enc) {
-        return MXHR_END_ERROR;
-    }
-    elen = mxhr_base64_lines(enc, m->body, m->len);
-    failed = mxhr_stream_push_event(s, id, ev, enc, elen);
-    free(enc);
-    return failed;
+    return mxhr_stream_push_event(s, id, event, m->body, m->len);
 }
 
 static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,

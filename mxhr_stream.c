@@ -388,20 +388,33 @@ mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                                        const char *event, const char *body,
                                        apr_size_t len)
 {
-    apr_size_t size = mxhr_sse_size(id, event, body, len);
     mxhr_end_reason failed = sse_open(s);
-    char *buf;
+    char ev[300], *enc = NULL, *buf;
 
     if (failed != MXHR_END_NONE) {
         return failed;
     }
-    buf = malloc(size);
+    if (!mxhr_utf8_valid(body, len)) {
+        /* Event data is UTF-8 text: other bytes go base64 (lines of 76)
+         * under "<event>-base64". */
+        apr_snprintf(ev, sizeof(ev), "%s-base64", event ? event : "message");
+        event = ev;
+        enc = malloc(mxhr_base64_size(len));
+        if (!enc) {
+            return MXHR_END_ERROR;
+        }
+        len = mxhr_base64_lines(enc, body, len);
+        body = enc;
+    }
+    buf = malloc(mxhr_sse_size(id, event, body, len));
     if (!buf) {
+        free(enc);
         return MXHR_END_ERROR;
     }
     failed = stream_write(s, buf, mxhr_sse_event(buf, id, event, body, len),
                           0);
     free(buf);
+    free(enc);
     if (failed == MXHR_END_NONE) {
         part_sent(s);
     }

@@ -99,7 +99,8 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
 void mxhr_stream_drop_sub(mxhr_stream *s);
 
 /* Server-sent events: sends one event (id and event may be NULL; the
- * body is split into data lines) now. Returns MXHR_END_NONE, or why
+ * body is split into data lines; a body that is not UTF-8 goes base64
+ * under "<event or message>-base64") now. Returns MXHR_END_NONE, or why
  * the stream must end. */
 mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                                        const char *event, const char *body,
