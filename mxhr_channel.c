@@ -371,7 +371,7 @@ typedef enum {
 static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
                                const apr_uint64_t *after, apr_uint64_t upto,
                                int replay, int live, apr_uint64_t *reached,
-                               mxhr_end_reason *failed)
+                               apr_uint64_t *first, mxhr_end_reason *failed)
 {
     mxhr_sub *sub = s->sub;
     const int n = sub->n;
@@ -395,10 +395,15 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
             rv = mxhr_store_fetch(&sub->ref[i], after[i], upto, replay, live,
                                   WINDOW_BYTES, &b[i], &dropped, &more);
         }
+        first[i] = rv == APR_SUCCESS && b[i] && b[i]->n ? b[i]->msgs[0].seq
+                                                       : 0;
         if (rv == MXHR_STORE_NOTFOUND) {
             res = PUMP_GONE;
         }
-        else if (rv != APR_SUCCESS || (live && after[i] < dropped)) {
+        /* A resume's place (after > 0, not a replay) must still be kept
+         * too: if what follows it went meanwhile, there is a gap. */
+        else if (rv != APR_SUCCESS || ((live || (after[i] && !replay))
+                                       && after[i] < dropped)) {
             /* Without what it has not had, it cannot go on without a
              * gap: the client resumes (and learns what is lost). */
             if (res == PUMP_OK) {
@@ -454,7 +459,8 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
 void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
 {
     mxhr_sub *sub = s->sub;
-    apr_uint64_t after[MXHR_CHANNELS_MAX], upto, reached = 0;
+    apr_uint64_t after[MXHR_CHANNELS_MAX], first[MXHR_CHANNELS_MAX];
+    apr_uint64_t upto, reached = 0;
     mxhr_end_reason failed = MXHR_END_NONE;
     pump_result res;
     int i, replay = 0, backlog = sub->backlog;
@@ -490,12 +496,23 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
     }
     for (;;) {
         res = pump_window(s, fc, after, upto, replay, !backlog, &reached,
-                          &failed);
-        if (res != PUMP_OK || reached >= upto) {
+                          first, &failed);
+        if (res != PUMP_OK || reached >= upto
+            || (s->set.max_sections > 0
+                && s->messages >= s->set.max_sections)) {
             break;
         }
-        /* The next window starts where this one was cut. */
         for (i = 0; i < sub->n; i++) {
+            /* A channel goes on from the first message this window chose
+             * for it (a replay's last N, a lost start's oldest kept),
+             * not from older ones; one with none has no more. Then
+             * from where the window was cut. */
+            if (!first[i]) {
+                after[i] = upto;
+            }
+            else if (after[i] < first[i] - 1) {
+                after[i] = first[i] - 1;
+            }
             if (after[i] < reached) {
                 after[i] = reached;
             }
