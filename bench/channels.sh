@@ -113,7 +113,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-gcc -O2 -Wall -o "$work/chclient" bench/chclient.c
+gcc -O2 -Wall -o "$work/chclient" bench/chclient.c bench/netutil.c
 # As many descriptors as this shell may have (the hard limit may be
 # 20,000 here): the servers and the client inherit them.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -65,6 +65,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netutil.h"
+
 #define STAMP_DIGITS 16
 
 /* Histogram of microseconds: 10 us buckets below 100 ms, 1 ms buckets
@@ -130,14 +132,6 @@ static void hist_merge(hist *a, const hist *b)
     }
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static volatile sig_atomic_t stopping;
 static pid_t kids[64];
 static int nkids;
@@ -163,18 +157,12 @@ typedef struct {
 
 typedef struct {
     int fd;
-    int state;              /* 0 response headers, 1 body */
-    int chunked;
-    int64_t chunk_left;     /* -1 size line, -2 CRLF after data, -3 end */
-    char line[128];
-    int line_len;
-    int status;
+    http_in in;             /* status, chunked framing, Content-Type */
     uint32_t last4;         /* the last 4 body bytes */
     int digits;             /* digits of a stamp read so far, -1: none */
     int64_t stamp;
     int64_t asked_at;       /* when the request was written */
     int done;               /* headers received, or failed */
-    int type_ok;            /* Content-Type is the format asked for */
     /* -f sse: the event-stream parser */
     int sse_state;          /* S_* below */
     int fmatch;             /* chars of the field name that match "data",
@@ -358,117 +346,29 @@ static void body_bytes(sconn *c, sresults *R, const char *p, size_t n)
 
 static void data_bytes(sconn *c, sresults *R, const char *p, size_t n)
 {
-    while (n > 0) {
-        if (!c->chunked) {
-            body_bytes(c, R, p, n);
-            return;
-        }
-        if (c->chunk_left == -3) {
-            return;
-        }
-        if (c->chunk_left > 0) {
-            size_t k = (size_t)c->chunk_left < n ? (size_t)c->chunk_left : n;
-            body_bytes(c, R, p, k);
-            c->chunk_left -= (int64_t)k;
-            p += k;
-            n -= k;
-            if (c->chunk_left == 0) {
-                c->chunk_left = -2;
-            }
-            continue;
-        }
-        if (c->chunk_left == -2) {          /* the CRLF after the data */
-            if (*p == '\n') {
-                c->chunk_left = -1;
-            }
-            p++;
-            n--;
-            continue;
-        }
-        if (*p == '\n') {                   /* the end of a size line */
-            c->line[c->line_len] = '\0';
-            c->chunk_left = strtoll(c->line, NULL, 16);
-            c->line_len = 0;
-            if (c->chunk_left == 0) {
-                c->chunk_left = -3;
-            }
-        }
-        else if (c->line_len < (int)sizeof(c->line) - 1) {
-            c->line[c->line_len++] = *p;
-        }
-        p++;
-        n--;
+    const char *data;
+    size_t k;
+
+    while ((k = http_body_next(&c->in, &p, &n, &data)) > 0) {
+        body_bytes(c, R, data, k);
     }
 }
 
 /* Returns 1 when the response headers ended in these bytes. */
 static int got_bytes(sconn *c, sresults *R, const char *p, size_t n)
 {
-    size_t i;
+    ssize_t body;
 
-    if (c->state == 1) {
+    if (c->in.state == 1) {
         data_bytes(c, R, p, n);
         return 0;
     }
-    for (i = 0; i < n; i++) {
-        char ch = p[i];
-
-        if (c->line_len < (int)sizeof(c->line) - 1 && ch != '\r' && ch != '\n') {
-            c->line[c->line_len++] = ch;
-        }
-        if (ch == '\n') {
-            c->line[c->line_len] = '\0';
-            if (c->status == 0) {
-                sscanf(c->line, "HTTP/%*d.%*d %d", &c->status);
-            }
-            else if (strncasecmp(c->line, "transfer-encoding:", 18) == 0
-                     && strcasestr(c->line, "chunked")) {
-                c->chunked = 1;
-            }
-            else if (strncasecmp(c->line, "content-type:", 13) == 0) {
-                c->type_ok = strcasestr(c->line + 13, sse ? "text/event-stream"
-                                                          : "multipart/") != NULL;
-            }
-            if (c->line_len == 0) {
-                c->state = 1;
-                c->line_len = 0;
-                c->chunk_left = -1;
-                data_bytes(c, R, p + i + 1, n - i - 1);
-                return 1;
-            }
-            c->line_len = 0;
-        }
+    body = http_head(&c->in, p, n, sse ? "text/event-stream" : "multipart/");
+    if (body < 0) {
+        return 0;
     }
-    return 0;
-}
-
-static void bind_source(int fd, int k)
-{
-    struct sockaddr_in src;
-    int one = 1;
-
-    if (addrs <= 1) {
-        return;
-    }
-    memset(&src, 0, sizeof(src));
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (k % addrs));
-    /* The port is chosen at connect, per address. */
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-        perror("chclient: bind");
-    }
-}
-
-static struct sockaddr_in server_addr(void)
-{
-    struct sockaddr_in sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return sa;
+    data_bytes(c, R, p + body, n - (size_t)body);
+    return 1;
 }
 
 /* Subscribers first..first+n-1 (global numbers: channel and source
@@ -477,7 +377,7 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
 {
     int ep = epoll_create1(0);
     sconn *cs = calloc(n, sizeof(sconn));
-    struct sockaddr_in sa = server_addr();
+    struct sockaddr_in sa = loopback_addr(port);
     char buf[65536];
     int opened = 0, done = 0, ready = 0;
     int64_t start = now_us(), deadline = start + (int64_t)max_s * 1000000;
@@ -490,7 +390,6 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
 
         while (opened < n && opened < (int)((t - start) * rate / 1e6) + 1) {
             sconn *c = &cs[opened++];
-            struct epoll_event ev;
 
             c->digits = -1;
             c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -500,19 +399,16 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
                 done++;
                 continue;
             }
-            bind_source(c->fd, first + opened - 1);
-            if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
-                && errno != EINPROGRESS) {
+            if (bind_source(c->fd, first + opened - 1, addrs) < 0) {
+                perror("chclient: bind");
+            }
+            if (connect_watch(c->fd, &sa, ep, c) < 0) {
                 R->errors++;
-                close(c->fd);
                 c->fd = -1;
                 c->done = 1;
                 done++;
                 continue;
             }
-            ev.events = EPOLLOUT | EPOLLIN;
-            ev.data.ptr = c;
-            epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
         }
         if (!ready && opened == n && done == n) {
             ready = 1;
@@ -529,15 +425,12 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
             if ((evs[k].events & EPOLLOUT) && c->asked_at == 0) {
                 struct epoll_event ev;
                 char req[1024];
-                int len, h, idx = first + (int)(c - cs);
+                int len, idx = first + (int)(c - cs);
 
                 len = snprintf(req, sizeof(req),
                                "GET %s?id=c%d HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                                path, idx % channels);
-                for (h = 0; h < nheaders; h++) {
-                    len += snprintf(req + len, sizeof(req) - len, "%s\r\n", headers[h]);
-                }
-                len += snprintf(req + len, sizeof(req) - len, "\r\n");
+                len = request_end(req, sizeof(req), len, headers, nheaders);
                 c->asked_at = now_us();
                 if (write(c->fd, req, len) != len) {
                     R->errors++;
@@ -554,12 +447,12 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
                     if (got_bytes(c, R, buf, (size_t)r)) {
                         c->done = 1;
                         done++;
-                        if (c->status == 200 && c->type_ok) {
+                        if (c->in.status == 200 && c->in.type_ok) {
                             R->ok++;
                         }
                         else {
                             R->refused++;
-                            if (c->status == 200) {
+                            if (c->in.status == 200) {
                                 /* not the format asked for: not held */
                                 R->badtype++;
                                 if (R->badtype <= 3) {
@@ -586,7 +479,7 @@ static void sub_run(int first, int n, double rate, int max_s, sresults *R)
                         done++;
                         R->failed++;
                     }
-                    else if (c->status == 200) {
+                    else if (c->in.status == 200) {
                         R->ended++;     /* the server ended the stream */
                     }
                 }
@@ -662,23 +555,13 @@ static int sub_main(int n, double rate, int procs, int max_s)
             pid = fork();
             if (pid == 0) {
                 sresults *r = calloc(1, sizeof(sresults));
-                const char *p = (const char *)r;
-                size_t left = sizeof(*r);
 
                 nkids = 0;
                 close(fds[i][0]);
                 close(ready[0]);
                 ready_fd = ready[1];
                 sub_run(first, share, rate * share / n, max_s, r);
-                while (left > 0) {
-                    ssize_t w = write(fds[i][1], p, left);
-                    if (w <= 0) {
-                        _exit(1);
-                    }
-                    p += w;
-                    left -= (size_t)w;
-                }
-                _exit(0);
+                _exit(write_all(fds[i][1], r, sizeof(*r)) < 0 ? 1 : 0);
             }
             kids[nkids++] = pid;
             close(fds[i][1]);
@@ -705,21 +588,8 @@ static int sub_main(int n, double rate, int procs, int max_s)
         total->ready_ms = 0;
         for (i = 0; i < procs; i++) {
             sresults *r = calloc(1, sizeof(sresults));
-            char *p = (char *)r;
-            size_t left = sizeof(*r);
 
-            while (left > 0) {
-                ssize_t got = read(fds[i][0], p, left);
-                if (got < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (got <= 0) {
-                    break;
-                }
-                p += got;
-                left -= (size_t)got;
-            }
-            if (left == 0) {
+            if (read_all(fds[i][0], r, sizeof(*r)) == 0) {
                 sresults_merge(total, r);
             }
             else {
@@ -775,7 +645,7 @@ static int subs_on(int ch)
 
 static int pconn_open(pconn *c, int ep, presults *R)
 {
-    struct sockaddr_in sa = server_addr();
+    struct sockaddr_in sa = loopback_addr(port);
     struct epoll_event ev;
     int one = 1;
 
@@ -1125,7 +995,6 @@ int main(int argc, char **argv)
     const char *mode;
     int n = 100, procs = 1, max_s = 600, seconds = 10, conns = 8, opt;
     double rate = 1;
-    struct rlimit rl;
 
     if (argc < 2) {
         fprintf(stderr, "usage: chclient sub|pub|loop [options] (see the source)\n");
@@ -1165,10 +1034,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "chclient: bad arguments\n");
         return 2;
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     if (strcmp(mode, "sub") == 0) {
         if (n < 1 || procs < 1) {

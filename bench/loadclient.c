@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netutil.h"
+
 #define HIST_MS 20000               /* 1 ms buckets up to 20 s */
 
 typedef struct {
@@ -53,13 +55,8 @@ typedef struct {
 
 typedef struct {
     int fd;
-    int state;              /* 0 headers, 1 body */
-    int chunked;
-    int64_t chunk_left;     /* -1: reading a size line */
-    char line[64];
-    int line_len;
+    http_in in;             /* status, chunked framing */
     char hdr_tail[4];
-    int status;
     /* body scanner */
     uint32_t last4;         /* last 4 body bytes */
     int digits;             /* in a stamp being read, -1: not in one */
@@ -71,9 +68,7 @@ typedef struct {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return now_us() / 1000;
 }
 
 static void hist_add(hist *h, int64_t ms)
@@ -164,86 +159,29 @@ static void body_bytes(conn *c, results *R, const char *p, size_t n, int64_t at)
 
 static void data_bytes(conn *c, results *R, const char *p, size_t n, int64_t at)
 {
-    while (n > 0) {
-        if (!c->chunked) {
-            body_bytes(c, R, p, n, at);
-            return;
-        }
-        if (c->chunk_left > 0) {
-            size_t k = (size_t)c->chunk_left < n ? (size_t)c->chunk_left : n;
-            body_bytes(c, R, p, k, at);
-            c->chunk_left -= k;
-            p += k;
-            n -= k;
-            if (c->chunk_left == 0) {
-                c->chunk_left = -2;         /* the CRLF after the data */
-            }
-            continue;
-        }
-        if (c->chunk_left == -2) {          /* skip CRLF */
-            if (*p == '\n') {
-                c->chunk_left = -1;
-            }
-            p++;
-            n--;
-            continue;
-        }
-        /* a size line */
-        if (*p == '\n') {
-            c->line[c->line_len] = '\0';
-            c->chunk_left = strtoll(c->line, NULL, 16);
-            c->line_len = 0;
-            if (c->chunk_left == 0) {
-                c->chunk_left = -3;         /* the end: ignore the rest */
-            }
-        }
-        else if (c->chunk_left == -1 && c->line_len < (int)sizeof(c->line) - 1) {
-            c->line[c->line_len++] = *p;
-        }
-        p++;
-        n--;
-        if (c->chunk_left == -3) {
-            return;
-        }
+    const char *data;
+    size_t k;
+
+    while ((k = http_body_next(&c->in, &p, &n, &data)) > 0) {
+        body_bytes(c, R, data, k, at);
     }
 }
 
 static void got_bytes(conn *c, results *R, const char *p, size_t n, int64_t at)
 {
-    size_t i;
+    ssize_t body;
 
-    if (c->state == 1) {
+    if (c->in.state == 1) {
         data_bytes(c, R, p, n, at);
         return;
     }
     /* Headers: find the status and Transfer-Encoding, up to CRLFCRLF. */
-    for (i = 0; i < n; i++) {
-        char ch = p[i];
-
-        if (c->line_len < (int)sizeof(c->line) - 1 && ch != '\r' && ch != '\n') {
-            c->line[c->line_len++] = ch;
+    body = http_head(&c->in, p, n, NULL);
+    if (body >= 0) {
+        if (c->in.status != 200) {
+            R->refused++;
         }
-        if (ch == '\n') {
-            c->line[c->line_len] = '\0';
-            if (c->status == 0) {
-                sscanf(c->line, "HTTP/%*d.%*d %d", &c->status);
-            }
-            else if (strncasecmp(c->line, "transfer-encoding:", 18) == 0
-                     && strcasestr(c->line, "chunked")) {
-                c->chunked = 1;
-            }
-            if (c->line_len == 0) {         /* the blank line */
-                c->state = 1;
-                c->line_len = 0;
-                c->chunk_left = -1;
-                if (c->status != 200) {
-                    R->refused++;
-                }
-                data_bytes(c, R, p + i + 1, n - i - 1, at);
-                return;
-            }
-            c->line_len = 0;
-        }
+        data_bytes(c, R, p + body, n - (size_t)body, at);
     }
 }
 
@@ -252,22 +190,15 @@ static void run(int port, const char *path, int n, double rate, int hold_s,
 {
     int ep = epoll_create1(0);
     conn *cs = calloc(n, sizeof(conn));
-    struct sockaddr_in sa;
+    struct sockaddr_in sa = loopback_addr(port);
     char req[2048], buf[65536];
     int reqlen, opened = 0, i;
     int64_t start = now_ms(), end = -1;
     struct epoll_event evs[512];
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     reqlen = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                       path);
-    for (i = 0; i < nheaders; i++) {
-        reqlen += snprintf(req + reqlen, sizeof(req) - reqlen, "%s\r\n", headers[i]);
-    }
-    reqlen += snprintf(req + reqlen, sizeof(req) - reqlen, "\r\n");
+    reqlen = request_end(req, sizeof(req), reqlen, headers, nheaders);
 
     for (;;) {
         int64_t t = now_ms();
@@ -276,7 +207,6 @@ static void run(int port, const char *path, int n, double rate, int hold_s,
         /* Open what the rate allows by now. */
         while (opened < n && opened < (int)((t - start) * rate / 1000.0) + 1) {
             conn *c = &cs[opened++];
-            struct epoll_event ev;
 
             c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
             c->digits = -1;
@@ -292,33 +222,17 @@ static void run(int port, const char *path, int n, double rate, int hold_s,
                 setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
                 R->stuck++;
             }
-            if (addrs > 1) {
-                struct sockaddr_in src;
-                int one = 1;
-
-                memset(&src, 0, sizeof(src));
-                src.sin_family = AF_INET;
-                src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (opened % addrs));
-                /* The port is chosen at connect, per address. */
-                setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-                           sizeof(one));
-                if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-                    R->errors++;
-                    close(c->fd);
-                    c->fd = -1;
-                    continue;
-                }
-            }
-            if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
-                && errno != EINPROGRESS) {
+            if (bind_source(c->fd, opened, addrs) < 0) {
                 R->errors++;
                 close(c->fd);
                 c->fd = -1;
                 continue;
             }
-            ev.events = EPOLLOUT | EPOLLIN;
-            ev.data.ptr = c;
-            epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+            if (connect_watch(c->fd, &sa, ep, c) < 0) {
+                R->errors++;
+                c->fd = -1;
+                continue;
+            }
         }
         if (opened == n && end < 0) {
             end = now_ms() + (int64_t)hold_s * 1000;
@@ -410,7 +324,6 @@ int main(int argc, char **argv)
     const char *path = "/";
     char *headers[16];
     results *total = calloc(1, sizeof(results));
-    struct rlimit rl;
 
     while ((opt = getopt(argc, argv, "p:u:n:r:t:i:P:H:SA:s:")) != -1) {
         switch (opt) {
@@ -439,10 +352,7 @@ int main(int argc, char **argv)
         return 2;
     }
     /* As many descriptors as allowed. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_nofile();
     if (procs == 1) {
         run(port, path, n, rate, hold, headers, nheaders, total);
     }
@@ -454,29 +364,15 @@ int main(int argc, char **argv)
             if (pipe(fds[i]) < 0) { perror("pipe"); return 1; }
             if (fork() == 0) {
                 results *r = calloc(1, sizeof(results));
-                const char *p = (const char *)r;
-                size_t left = sizeof(*r);
                 close(fds[i][0]);
                 run(port, path, share, rate / procs, hold, headers, nheaders, r);
-                while (left > 0) {
-                    ssize_t w = write(fds[i][1], p, left);
-                    if (w <= 0) _exit(1);
-                    p += w; left -= w;
-                }
-                _exit(0);
+                _exit(write_all(fds[i][1], r, sizeof(*r)) < 0 ? 1 : 0);
             }
             close(fds[i][1]);
         }
         for (i = 0; i < procs; i++) {
             results *r = calloc(1, sizeof(results));
-            char *p = (char *)r;
-            size_t left = sizeof(*r);
-            while (left > 0) {
-                ssize_t got = read(fds[i][0], p, left);
-                if (got <= 0) break;
-                p += got; left -= got;
-            }
-            if (left == 0) merge(total, r);
+            if (read_all(fds[i][0], r, sizeof(*r)) == 0) merge(total, r);
             else total->errors++;
             free(r);
             close(fds[i][0]);

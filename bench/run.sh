@@ -47,7 +47,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-gcc -O2 -Wall -o "$work/loadclient" bench/loadclient.c
+gcc -O2 -Wall -o "$work/loadclient" bench/loadclient.c bench/netutil.c
 # Enough descriptors for 50,000 streams on both ends.
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 procs=$(( $(ulimit -n) > 25000 ? 1 : 8 ))

@@ -23,6 +23,7 @@ use Time::HiRes qw(time sleep);
 use MIME::Parser ();
 use MIME::Base64 qw(decode_base64);
 use JSON::PP ();
+use MxhrTest qw(wait_until parse_head dechunk);
 
 use Exporter 'import';
 our @EXPORT = qw(ch_request ch_subscribe ch_pump_all mime_parts parse_id
@@ -58,18 +59,6 @@ sub ids_increasing {
         return 0 unless id_cmp($ids[$i - 1], $ids[$i]) < 0;
     }
     return 1;
-}
-
-# Polls $cond every 50 ms until it is true or $timeout passes; returns
-# its last value.
-sub wait_until {
-    my ($timeout, $cond) = @_;
-    my $end = time + $timeout;
-    while (1) {
-        my $v = $cond->();
-        return $v if $v || time >= $end;
-        sleep 0.05;
-    }
 }
 
 # One request on its own connection (HTTP/1.1, Connection: close).
@@ -159,14 +148,8 @@ sub ch_request {
     close $sock;
     my $i = index $raw, "\r\n\r\n";
     if ($i < 0) { $r->{error} = "no response"; $r->{raw} = $raw; return $r }
-    my ($status_line, @lines) = split /\r\n/, substr($raw, 0, $i);
-    ($r->{status}) = $status_line =~ m{^HTTP/\d\.\d (\d{3})};
+    (undef, $r->{status}, $r->{headers}) = parse_head(substr $raw, 0, $i);
     $r->{status} //= 0;
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-        $r->{headers}{lc $k} = exists $r->{headers}{lc $k}
-            ? "$r->{headers}{lc $k}, $v" : $v;
-    }
     my $rest = substr $raw, $i + 4;
     if (($r->{headers}{'transfer-encoding'} // '') =~ /chunked/i) {
         my $plain = '';
@@ -360,15 +343,8 @@ sub _read_once {
     if (!$self->{headers}) {
         my $i = index $self->{raw}, "\r\n\r\n";
         return 1 if $i < 0;
-        my ($status, @lines) = split /\r\n/, substr($self->{raw}, 0, $i);
-        $self->{status_line} = $status;
-        ($self->{status}) = $status =~ m{^HTTP/\d\.\d (\d{3})};
-        $self->{headers} = {};
-        for (@lines) {
-            my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-            $self->{headers}{lc $k} = exists $self->{headers}{lc $k}
-                ? "$self->{headers}{lc $k}, $v" : $v;
-        }
+        @$self{qw(status_line status headers)}
+            = MxhrTest::parse_head(substr $self->{raw}, 0, $i);
         $self->{raw} = substr $self->{raw}, $i + 4;
     }
     $self->_decode;
@@ -395,17 +371,8 @@ sub _decode {
     my $self = shift;
     return unless $self->{headers};
     if ($self->chunked) {
-        while ($self->{raw} =~ /\A([0-9a-fA-F]+)[^\r\n]*\r\n/) {
-            my ($hex, $hl) = ($1, length $&);
-            my $size = hex $hex;
-            if ($size == 0) {
-                $self->{chunked_end} = 1 if $self->{raw} =~ /\A0[^\r\n]*\r\n\r\n/;
-                last;
-            }
-            last if length($self->{raw}) < $hl + $size + 2;
-            $self->{body} .= substr $self->{raw}, $hl, $size;
-            $self->{raw} = substr $self->{raw}, $hl + $size + 2;
-        }
+        $self->{chunked_end} = 1
+            if MxhrTest::dechunk(\$self->{raw}, \$self->{body});
     }
     else {
         $self->{body} .= $self->{raw};

@@ -27,6 +27,7 @@ use IO::Select ();
 use JSON::PP ();
 use MIME::Base64 ();
 use Time::HiRes qw(time sleep);
+use MxhrTest qw(wait_until read_some);
 
 use Exporter 'import';
 our @EXPORT = qw(sse_parse sse_event_bytes sse_base64_data sse_open
@@ -269,17 +270,6 @@ sub uniq_channel {
                    ++$uniq;
 }
 
-# Polls $cond every 50 ms until it is true or $timeout passes.
-sub wait_until {
-    my ($timeout, $cond) = @_;
-    my $end = time + $timeout;
-    while (1) {
-        my $v = $cond->();
-        return $v if $v || time >= $end;
-        sleep 0.05;
-    }
-}
-
 sub _connect {
     my $port = shift;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
@@ -376,7 +366,7 @@ sub sse_open {
     $req .= "Connection: close\r\n" if $proto eq '1.1';
     $req .= "$_: $h{$_}\r\n" for sort keys %h;
     $req .= "\r\n";
-    my $self = bless { sock => $sock, sel => IO::Select->new($sock),
+    my $self = bless { sock => $sock,
                        in => '', wire => '', body => '', raw_rest => '',
                        eof => 0, ended => 0, chunk_error => undef,
                        method => $method, parser => MxhrSse::Parser->new,
@@ -411,13 +401,8 @@ sub chunked {
 sub _fill {
     my ($self, $deadline) = @_;
     return 0 if $self->{eof};
-    my $left = $deadline - time;
-    return 0 if $left <= 0 || !$self->{sel}->can_read($left);
-    my $n = sysread $self->{sock}, my $buf, 65536;
-    if (!$n) {
-        $self->{eof} = 1;
-        return 1;
-    }
+    my $buf = MxhrTest::read_some($self->{sock}, $deadline) // return 0;
+    $self->{eof} = 1 if $buf eq '';
     $self->{in} .= $buf;
     return 1;
 }

@@ -2,6 +2,10 @@ package MxhrTest;
 # Helpers for mod_mxhr's tests: a raw-socket HTTP client that reads a
 # stream as it arrives (Apache::Test's LWP client waits for the whole
 # response), and a MIME multipart parser for what it read.
+# The helpers that take no Apache::Test server (wait_until, read_some,
+# parse_head, dechunk) serve MxhrChannel and MxhrSse too, which the
+# private-server tests of t/event use without Apache::Test: it is loaded
+# only by the subs that need it.
 use strict;
 use warnings FATAL => 'all';
 
@@ -9,18 +13,20 @@ use IO::Socket::INET ();
 use IO::Select ();
 use Time::HiRes qw(time sleep);
 use MIME::Parser ();
-use Apache::Test ();
-use Apache::TestRequest ();
 
 use Exporter 'import';
 our @EXPORT = qw(stream_open parse_multipart wire_bytes server_port
-                 error_log_since error_log_size httpd_pid mpm);
+                 error_log_since error_log_size httpd_pid mpm wait_until);
+our @EXPORT_OK = qw(read_some parse_head dechunk);
 
 sub mpm { $ENV{MXHR_MPM} || 'event' }
 
 # The port of the main server, or of a <VirtualHost NAME> of extra.conf.
 sub server_port {
     my $vhost = shift;
+    require Apache::Test;
+    require Apache::TestRequest;
+    no warnings 'once';     # the module is loaded here, at run time
     local $Apache::TestRequest::Module = $vhost if $vhost;
     my $hp = Apache::TestRequest::hostport(Apache::Test::config());
     my ($port) = $hp =~ /:(\d+)$/;
@@ -28,6 +34,7 @@ sub server_port {
 }
 
 sub httpd_pid {
+    require Apache::Test;
     my $file = Apache::Test::vars('t_logs') . '/httpd.pid';
     open my $fh, '<', $file or die "cannot read $file: $!";
     my $pid = <$fh>;
@@ -35,7 +42,10 @@ sub httpd_pid {
     return $pid;
 }
 
-sub error_log_file { Apache::Test::vars('t_logs') . '/error_log' }
+sub error_log_file {
+    require Apache::Test;
+    return Apache::Test::vars('t_logs') . '/error_log';
+}
 
 sub error_log_size { -s error_log_file() || 0 }
 
@@ -46,6 +56,58 @@ sub error_log_since {
     seek $fh, $offset, 0;
     local $/;
     return <$fh> // '';
+}
+
+# Polls $cond every 50 ms until it is true or $timeout passes; returns
+# its last value.
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $end = time + $timeout;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v || time >= $end;
+        sleep 0.05;
+    }
+}
+
+# Waits until $deadline for $sock to be readable, then reads once: the
+# bytes, '' at EOF (or a read error), undef when nothing came in time.
+sub read_some {
+    my ($sock, $deadline) = @_;
+    my $left = $deadline - time;
+    return undef if $left <= 0 || !IO::Select->new($sock)->can_read($left);
+    my $n = sysread $sock, my $buf, 65536;
+    return $n ? $buf : '';
+}
+
+# A response head, without the blank line that ends it => (status line,
+# status, { lower-case name => value }), repeated fields joined by ", ".
+sub parse_head {
+    my ($status_line, @lines) = split /\r\n/, shift;
+    my ($status) = $status_line =~ m{^HTTP/\d\.\d (\d{3})};
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
+    }
+    return ($status_line, $status, \%h);
+}
+
+# Moves the complete chunks at the start of $$raw into $$body, framing
+# undone; true when the last chunk and the blank line after it are there.
+sub dechunk {
+    my ($raw, $body) = @_;
+    while ($$raw =~ /\A([0-9a-fA-F]+)[^\r\n]*\r\n/) {
+        my ($hex, $hl) = ($1, length $&);
+        my $size = hex $hex;
+        if ($size == 0) {
+            return $$raw =~ /\A0[^\r\n]*\r\n\r\n/ ? 1 : 0;
+        }
+        last if length($$raw) < $hl + $size + 2;
+        $$body .= substr $$raw, $hl, $size;
+        $$raw = substr $$raw, $hl + $size + 2;
+    }
+    return 0;
 }
 
 # Opens a request and reads the status line and headers.
@@ -143,12 +205,8 @@ sub chunked {
 
 sub _fill {
     my ($self, $deadline) = @_;
-    my $left = $deadline - time;
-    return 0 if $left <= 0;
-    my $sel = IO::Select->new($self->{sock});
-    return 0 unless $sel->can_read($left);
-    my $n = sysread $self->{sock}, my $buf, 65536;
-    if (!$n) {
+    my $buf = MxhrTest::read_some($self->{sock}, $deadline) // return 0;
+    if ($buf eq '') {
         $self->{eof} = 1;
         return 0;
     }
@@ -166,14 +224,10 @@ sub _read_headers {
     die "no response headers within ${timeout}s" if $end < 0;
     my $head = substr $self->{raw}, 0, $end;
     $self->{raw} = substr $self->{raw}, $end + 4;
-    my ($status, @lines) = split /\r\n/, $head;
-    $self->{status_line} = $status;
-    ($self->{status}) = $status =~ m{^HTTP/\d\.\d (\d{3})};
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-        $self->{headers}{lc $k} = exists $self->{headers}{lc $k}
-            ? "$self->{headers}{lc $k}, $v" : $v;
-    }
+    my ($line, $status, $h) = MxhrTest::parse_head($head);
+    @$self{qw(status_line status)} = ($line, $status);
+    # No header fields: {headers} stays unset (read_until looks at it).
+    $self->{headers} = $h if %$h;
     $self->{done} = 1 if $self->{method} eq 'HEAD';
     $self->_decode;
 }
@@ -183,17 +237,7 @@ sub _read_headers {
 sub _decode {
     my $self = shift;
     if ($self->chunked) {
-        while ($self->{raw} =~ /\A([0-9a-fA-F]+)[^\r\n]*\r\n/) {
-            my ($hex, $hl) = ($1, length $&);
-            my $size = hex $hex;
-            if ($size == 0) {
-                $self->{done} = 1 if $self->{raw} =~ /\A0[^\r\n]*\r\n\r\n/;
-                last;
-            }
-            last if length($self->{raw}) < $hl + $size + 2;
-            $self->{body} .= substr $self->{raw}, $hl, $size;
-            $self->{raw} = substr $self->{raw}, $hl + $size + 2;
-        }
+        $self->{done} = 1 if MxhrTest::dechunk(\$self->{raw}, \$self->{body});
     }
     else {
         $self->{body} .= $self->{raw};
