@@ -571,7 +571,7 @@ static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
 {
     apr_time_t wake;
 
-    if (s->seq == 0 && s->chunked && s->r) {
+    if (s->seq == 0 && !s->opened && s->chunked && s->r) {
         /* The response's headers go through the request's filters. */
         mxhr_end_reason failed = pass_flush(s, s->r->output_filters);
 
