@@ -227,17 +227,16 @@ static int mxhr_handler(request_rec *r)
         mxhr_sub_history history;
         apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
                                                                   r->server),
-                                          ids, nids, (int)(sc->max_channels > 0
-                                          ? sc->max_channels : 0),
-                                          (int)set.replay, set.heartbeat,
-                                          &s->sub, &history);
+                                          ids, nids, set.max_channels,
+                                          (int)set.replay, &s->sub,
+                                          &history);
 
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, MXHR_LOGNO(017)
                           "no room for a new channel (MxhrMaxChannels %d "
                           "for this virtual host, or the store's table is "
                           "full); refusing the subscription with 503",
-                          (int)(sc->max_channels > 0 ? sc->max_channels : 0));
+                          set.max_channels);
             mxhr_shared_release(&s->hold);
             return refuse(r, &set);
         }
@@ -333,6 +332,19 @@ static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
     mxhr_engine_child_init(pchild, s);
 }
 
+/* One number of mod_status: "Key: value" for ?auto, else a table row. */
+static void status_row(request_rec *r, int flags, const char *key,
+                       const char *label, apr_uint64_t v)
+{
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", key, v);
+    }
+    else {
+        ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
+                   "</td></tr>\n", label, v);
+    }
+}
+
 static int mxhr_status_hook(request_rec *r, int flags)
 {
     static const struct {
@@ -374,16 +386,8 @@ static int mxhr_status_hook(request_rec *r, int flags)
         ap_rputs("<hr>\n<h2>mod_mxhr streams</h2>\n<table>\n", r);
     }
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        apr_uint64_t v = apr_atomic_read64(
-            (volatile apr_uint64_t *)((char *)k + rows[i].offset));
-
-        if (flags & AP_STATUS_SHORT) {
-            ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", rows[i].key, v);
-        }
-        else {
-            ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
-                       "</td></tr>\n", rows[i].label, v);
-        }
+        status_row(r, flags, rows[i].key, rows[i].label, apr_atomic_read64(
+            (volatile apr_uint64_t *)((char *)k + rows[i].offset)));
     }
     {
         const struct {
@@ -402,14 +406,7 @@ static int mxhr_status_hook(request_rec *r, int flags)
         };
 
         for (i = 0; i < sizeof(ch) / sizeof(ch[0]); i++) {
-            if (flags & AP_STATUS_SHORT) {
-                ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", ch[i].key,
-                           ch[i].v);
-            }
-            else {
-                ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
-                           "</td></tr>\n", ch[i].label, ch[i].v);
-            }
+            status_row(r, flags, ch[i].key, ch[i].label, ch[i].v);
         }
     }
     if (!(flags & AP_STATUS_SHORT)) {

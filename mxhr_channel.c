@@ -19,10 +19,19 @@
 
 APLOG_USE_MODULE(mxhr);
 
+/* Writes message seq's id ("<store>-<seq>") into buf. */
+static void format_id(char *buf, apr_size_t size, apr_uint64_t seq)
+{
+    apr_snprintf(buf, size, "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
+                 mxhr_store_id(), seq);
+}
+
 const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t seq)
 {
-    return apr_psprintf(p, "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
-                        mxhr_store_id(), seq);
+    char id[MXHR_MESSAGE_ID_MAX];
+
+    format_id(id, sizeof(id), seq);
+    return apr_pstrdup(p, id);
 }
 
 static const char *mxhr_arg_func(ap_expr_eval_ctx_t *ctx, const void *data,
@@ -79,7 +88,6 @@ struct mxhr_sub {
     int replay;                 /* backlog: the last N only (0: all) */
     apr_uint64_t upto;          /* the backlog's end */
     apr_uint64_t cursor;        /* everything up to it is sent */
-    apr_interval_time_t heartbeat;
 };
 
 /* Parses "<store>-<seq>"; 0 when it is not one of this store's. */
@@ -110,8 +118,8 @@ void mxhr_sub_destroy(mxhr_sub *sub)
 
 apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
                              const char **ids, int n, int max_channels,
-                             int replay, apr_interval_time_t heartbeat,
-                             mxhr_sub **out, mxhr_sub_history *history)
+                             int replay, mxhr_sub **out,
+                             mxhr_sub_history *history)
 {
     apr_size_t names = 0;
     const char *last_id;
@@ -145,7 +153,6 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         }
         sub->n++;
     }
-    sub->heartbeat = heartbeat;
 
     last_id = apr_table_get(r->headers_in, "Last-Event-ID");
     if (!last_id) {
@@ -310,17 +317,17 @@ static mxhr_end_reason push_event(mxhr_stream *s, const mxhr_msg *m,
 {
     const char *event = *m->event ? m->event
                                   : s->sub->n > 1 ? channel : NULL;
-    char id[48];
+    char id[MXHR_MESSAGE_ID_MAX];
 
-    apr_snprintf(id, sizeof(id), "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
-                 mxhr_store_id(), m->seq);
+    format_id(id, sizeof(id), m->seq);
     return mxhr_stream_push_event(s, id, event, m->body, m->len);
 }
 
 static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
                                     const char *channel)
 {
-    char headers[64 + 40 + MXHR_CHANNEL_NAME_MAX + 48];
+    char headers[64 + MXHR_MESSAGE_ID_MAX + MXHR_CHANNEL_NAME_MAX + 48];
+    char id[MXHR_MESSAGE_ID_MAX];
     mxhr_end_reason failed;
     apr_size_t elen;
     char *enc;
@@ -330,10 +337,9 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
         return push_event(s, m, channel);
     }
     b64 = mxhr_holds_delimiter(m->body, m->len, s->boundary);
-
-    apr_snprintf(headers, sizeof(headers), "Mxhr-Id: %" APR_UINT64_T_FMT
-                 "-%" APR_UINT64_T_FMT "\r\nMxhr-Channel: %s\r\n%s",
-                 mxhr_store_id(), m->seq, channel,
+    format_id(id, sizeof(id), m->seq);
+    apr_snprintf(headers, sizeof(headers), "Mxhr-Id: %s\r\nMxhr-Channel: "
+                 "%s\r\n%s", id, channel,
                  b64 ? "Content-Transfer-Encoding: base64\r\n" : "");
     if (!b64) {
         return mxhr_stream_push(s, m->content_type, headers, m->body,
@@ -341,11 +347,10 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     }
     /* A fixed MxhrBoundary that the message carries: base64 has no
      * "--" and cannot end the part early. */
-    enc = malloc(mxhr_base64_size(m->len));
+    enc = mxhr_base64_alloc(m->body, m->len, &elen);
     if (!enc) {
         return MXHR_END_ERROR;
     }
-    elen = mxhr_base64_lines(enc, m->body, m->len);
     failed = mxhr_stream_push(s, m->content_type, headers, enc, elen);
     free(enc);
     return failed;
@@ -543,13 +548,17 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
         if (upto > sub->cursor) {
             sub->cursor = upto;
         }
+        /* MxhrMaxSections counts a subscription's messages. */
+        if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+            mxhr_stream_close(s, MXHR_END_LIMIT);
+        }
         return;
     }
 }
 
 apr_time_t mxhr_sub_heartbeat_due(const mxhr_stream *s)
 {
-    return s->sub->heartbeat > 0 ? s->last_part + s->sub->heartbeat : 0;
+    return s->set.heartbeat > 0 ? s->last_part + s->set.heartbeat : 0;
 }
 
 void mxhr_sub_heartbeat(mxhr_stream *s, apr_time_t now)

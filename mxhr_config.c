@@ -170,6 +170,7 @@ void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
     out->message_max = dc->message_max != MXHR_UNSET
                        ? dc->message_max : MXHR_DEFAULT_MESSAGE_MAX;
     out->sse_retry = dc->sse_retry != MXHR_UNSET ? dc->sse_retry : 0;
+    out->max_channels = sc->max_channels > 0 ? (int)sc->max_channels : 0;
     {
         apr_int64_t limit = sc->message_limit != MXHR_UNSET
                             ? sc->message_limit

@@ -94,6 +94,7 @@ typedef struct {
     apr_interval_time_t heartbeat;
     apr_int64_t message_max;         /* the ceiling applied */
     apr_interval_time_t sse_retry;   /* 0: no retry field */
+    int max_channels;                /* MxhrMaxChannels, 0: no limit */
 } mxhr_settings;
 
 extern const command_rec mxhr_cmds[];

@@ -251,19 +251,29 @@ static void heap_remove(mxhr_entry *e)
     }
 }
 
+/* Makes room for one more entry in a growing array (*a holds n of
+ * *size); 0 on success, -1 when memory runs out. */
+static int entries_room(mxhr_entry ***a, apr_size_t n, apr_size_t *size)
+{
+    if (n == *size) {
+        apr_size_t grow = *size ? 2 * *size : 1024;
+        mxhr_entry **more = realloc(*a, grow * sizeof(**a));
+
+        if (!more) {
+            return -1;
+        }
+        *a = more;
+        *size = grow;
+    }
+    return 0;
+}
+
 /* Schedules e at due; 0 on success, -1 when memory runs out. */
 static int heap_put(mxhr_entry *e, apr_time_t due)
 {
     heap_remove(e);
-    if (engine.heap_n == engine.heap_size) {
-        apr_size_t size = engine.heap_size ? 2 * engine.heap_size : 1024;
-        mxhr_entry **h = realloc(engine.heap, size * sizeof(*h));
-
-        if (!h) {
-            return -1;
-        }
-        engine.heap = h;
-        engine.heap_size = size;
+    if (entries_room(&engine.heap, engine.heap_n, &engine.heap_size) != 0) {
+        return -1;
     }
     e->due = due;
     heap_set(engine.heap_n++, e);
@@ -820,10 +830,6 @@ static void pump_entry(mxhr_entry *e, mxhr_fetch_cache *fc, apr_time_t now)
         return;
     }
     mxhr_sub_pump(e->s, fc);
-    if (!e->s->ended && e->s->set.max_sections > 0
-        && e->s->messages >= e->s->set.max_sections) {
-        mxhr_stream_close(e->s, MXHR_END_LIMIT);
-    }
     if (e->s->ended) {
         heap_remove(e);
         entry_ended(e, now);
@@ -898,18 +904,53 @@ static int due_add(mxhr_entry *e)
     if (e->mark == engine.mark) {
         return 0;
     }
-    if (engine.due_n == engine.due_size) {
-        apr_size_t size = engine.due_size ? 2 * engine.due_size : 1024;
-        mxhr_entry **d = realloc(engine.due_subs, size * sizeof(*d));
-
-        if (!d) {
-            return -1;
-        }
-        engine.due_subs = d;
-        engine.due_size = size;
+    if (entries_room(&engine.due_subs, engine.due_n, &engine.due_size)
+        != 0) {
+        return -1;
     }
     e->mark = engine.mark;
     engine.due_subs[engine.due_n++] = e;
+    return 0;
+}
+
+/* Calls each(channel, ctx) for the channel of every publish after
+ * *seen, up to the store's newest, until each() returns non-zero; then
+ * moves *seen and *deletes on. Returns 1 when every stream must be
+ * looked at: a delete, more publishes than the store remembers, or
+ * each() said so. */
+static int for_changed(apr_uint64_t *seen, apr_uint32_t *deletes,
+                       int (*each)(apr_uint32_t idx, void *ctx), void *ctx)
+{
+    apr_uint32_t d = mxhr_store_deletes();
+    apr_uint64_t last = mxhr_store_last_seq(), q;
+    int all = d != *deletes || last - *seen > MXHR_STORE_CHANGES;
+
+    for (q = *seen + 1; !all && q <= last; q++) {
+        apr_uint32_t idx;
+
+        all = !mxhr_store_changed(q, &idx) || each(idx, ctx);
+    }
+    *seen = last;
+    *deletes = d;
+    return all;
+}
+
+/* Collects the streams of this child on channel idx (once per wake);
+ * non-zero when memory runs out. */
+static int collect_channel(apr_uint32_t idx, void *ctx)
+{
+    local_chan *lc = local_find(idx, 0);
+    chan_link *l;
+
+    if (!lc || lc->mark == engine.mark) {
+        return 0;
+    }
+    lc->mark = engine.mark;
+    for (l = lc->head; l; l = l->next) {
+        if (due_add(l->e) != 0) {
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -920,39 +961,15 @@ static int due_add(mxhr_entry *e)
  * once per wake and shared by its streams. */
 static void pump_subs(apr_time_t now)
 {
-    apr_uint32_t deletes = mxhr_store_deletes();
-    apr_uint64_t last = mxhr_store_last_seq(), q;
     mxhr_fetch_cache *fc = mxhr_fetch_cache_create();
-    int all = deletes != engine.seen_deletes
-              || last - engine.seen_seq > MXHR_STORE_CHANGES;
     mxhr_entry *e, *next;
     apr_size_t i;
+    int all;
 
     engine.mark++;
     engine.due_n = 0;
-    for (q = engine.seen_seq + 1; !all && q <= last; q++) {
-        apr_uint32_t idx;
-        local_chan *lc;
-        chan_link *l;
-
-        if (!mxhr_store_changed(q, &idx)) {
-            all = 1;
-            break;
-        }
-        lc = local_find(idx, 0);
-        if (!lc || lc->mark == engine.mark) {
-            continue;
-        }
-        lc->mark = engine.mark;
-        for (l = lc->head; l; l = l->next) {
-            if (due_add(l->e) != 0) {
-                all = 1;
-                break;
-            }
-        }
-    }
-    engine.seen_seq = last;
-    engine.seen_deletes = deletes;
+    all = for_changed(&engine.seen_seq, &engine.seen_deletes,
+                      collect_channel, NULL);
     if (all) {
         for (e = engine.all; e; e = next) {
             next = e->next;
@@ -968,23 +985,10 @@ static void pump_subs(apr_time_t now)
     mxhr_fetch_cache_destroy(fc);
 }
 
-/* 1 when the publishes after *seen (up to the store's newest) may
- * concern a stream of this child; moves *seen on. */
-static int watcher_concerned(apr_uint64_t *seen, apr_uint32_t *deletes)
+/* Non-zero when a stream of this child may take channel idx. */
+static int served_here(apr_uint32_t idx, void *ctx)
 {
-    apr_uint32_t d = mxhr_store_deletes();
-    apr_uint64_t last = mxhr_store_last_seq(), q;
-    int yes = d != *deletes || last - *seen > MXHR_STORE_CHANGES;
-
-    for (q = *seen + 1; !yes && q <= last; q++) {
-        apr_uint32_t idx;
-
-        yes = !mxhr_store_changed(q, &idx)
-              || apr_atomic_read32(&engine.present[idx % LOCAL_BUCKETS]);
-    }
-    *seen = last;
-    *deletes = d;
-    return yes;
+    return apr_atomic_read32(&engine.present[idx % LOCAL_BUCKETS]) != 0;
 }
 
 /* Waits on the store's futex word: a publish or delete in any child
@@ -1003,7 +1007,7 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
         now = mxhr_store_epoch();
         if (now != seen) {
             seen = now;
-            if (watcher_concerned(&seen_seq, &deletes)) {
+            if (for_changed(&seen_seq, &deletes, served_here, NULL)) {
                 apr_atomic_set32(&engine.chan_dirty, 1);
                 mxhr_engine_wake();
             }

@@ -739,6 +739,17 @@ int mxhr_holds_delimiter(const char *body, apr_size_t len,
     return 0;
 }
 
+char *mxhr_base64_alloc(const char *in, apr_size_t len,
+                        apr_size_t *out_len)
+{
+    char *out = malloc(mxhr_base64_size(len));
+
+    if (out) {
+        *out_len = mxhr_base64_lines(out, in, len);
+    }
+    return out;
+}
+
 apr_size_t mxhr_base64_size(apr_size_t len)
 {
     apr_size_t chars = (len + 2) / 3 * 4;
@@ -878,26 +889,28 @@ apr_size_t mxhr_sse_size(const char *id, const char *event,
            + sse_lines(data, len, NULL) + 1;
 }
 
+/* Writes the field line "NAME VALUE" LF (name with its colon and
+ * space) at out; returns its length. */
+static apr_size_t sse_field(char *out, const char *name, const char *value)
+{
+    apr_size_t n = strlen(name), l = strlen(value);
+
+    memcpy(out, name, n);
+    memcpy(out + n, value, l);
+    out[n + l] = '\n';
+    return n + l + 1;
+}
+
 apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
                           const char *data, apr_size_t len)
 {
     apr_size_t k = 0;
 
     if (id) {
-        apr_size_t l = strlen(id);
-
-        memcpy(out + k, "id: ", 4);
-        memcpy(out + k + 4, id, l);
-        out[k + 4 + l] = '\n';
-        k += 4 + l + 1;
+        k += sse_field(out + k, "id: ", id);
     }
     if (event) {
-        apr_size_t l = strlen(event);
-
-        memcpy(out + k, "event: ", 7);
-        memcpy(out + k + 7, event, l);
-        out[k + 7 + l] = '\n';
-        k += 7 + l + 1;
+        k += sse_field(out + k, "event: ", event);
     }
     k += sse_lines(data, len, out + k);
     out[k++] = '\n';

@@ -133,6 +133,10 @@ int mxhr_holds_delimiter(const char *body, apr_size_t len,
 apr_size_t mxhr_base64_size(apr_size_t len);
 apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len);
 
+/* The same in a malloc'd block (free() it); NULL when out of memory. */
+char *mxhr_base64_alloc(const char *in, apr_size_t len,
+                        apr_size_t *out_len);
+
 /* ---- Server-sent events ----------------------------------------------- */
 
 /* 1 when len bytes of s are valid UTF-8 (no overlong forms, no

@@ -162,8 +162,7 @@ static int read_body(request_rec *r, apr_int64_t max, char **body,
 }
 
 static int publish(request_rec *r, const mxhr_settings *set,
-                   const mxhr_srv_conf *sc, const char *vhost,
-                   const char *channel)
+                   const char *vhost, const char *channel)
 {
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
     const char *event = apr_table_get(r->headers_in, "X-EventSource-Event");
@@ -191,8 +190,8 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
                       "1 to 255 bytes of UTF-8 without CR or LF");
     }
-    rv = mxhr_store_publish(vhost, channel, (int)(sc->max_channels > 0
-                            ? sc->max_channels : 0), (int)set->history,
+    rv = mxhr_store_publish(vhost, channel, set->max_channels,
+                            (int)set->history,
                             set->history_time, ct, event, body, len, &info);
     if (rv == MXHR_STORE_TOO_BIG) {
         return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
@@ -203,7 +202,7 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
             r->pool, "no room for a new channel (MxhrMaxChannels %d for "
             "this virtual host, or the store's table is full)",
-            (int)(sc->max_channels > 0 ? sc->max_channels : 0)));
+            set->max_channels));
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MXHR_LOGNO(071)
@@ -267,7 +266,7 @@ static int mxhr_publish_handler(request_rec *r)
     switch (r->method_number) {
     case M_POST:
     case M_PUT:
-        return publish(r, &set, sc, vhost, ids[0]);
+        return publish(r, &set, vhost, ids[0]);
     case M_DELETE:
         if ((st = ap_discard_request_body(r)) != OK) {
             return st;

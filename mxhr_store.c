@@ -565,20 +565,43 @@ static void chan_maybe_free(apr_uint32_t n)
     }
 }
 
-/* Frees the ring's oldest record; 0 when the ring is torn. */
-static int evict_tail(void)
+/* Under the lock: the record at the ring's tail, past the unwritten
+ * end of the ring a record did not fit in; NULL when the ring is empty
+ * or its tail record is torn (*torn then set). */
+static rec_hdr *tail_record(int *torn)
 {
-    apr_uint64_t off = st->tail % st->ring_size;
+    apr_uint64_t off;
     rec_hdr *h;
 
-    if (st->ring_size - off < sizeof(rec_hdr)) {
+    *torn = 0;
+    off = st->tail % st->ring_size;
+    if (st->tail < st->head && st->ring_size - off < sizeof(rec_hdr)) {
         st->tail += st->ring_size - off;
-        return 1;
+        off = 0;
+    }
+    if (st->tail >= st->head) {
+        return NULL;
     }
     h = rec_at(st->tail);
     if (h->size < sizeof(rec_hdr) || h->size > st->ring_size - off
         || st->tail + h->size > st->head) {
-        return 0;
+        *torn = 1;
+        return NULL;
+    }
+    return h;
+}
+
+/* Frees the ring's oldest record; 0 when the ring is torn. */
+static int evict_tail(void)
+{
+    apr_uint64_t before = st->tail;
+    int torn;
+    rec_hdr *h = tail_record(&torn);
+
+    if (!h || st->tail != before) {
+        /* Torn; or the end of the ring was passed, which may be room
+         * enough already. */
+        return !torn;
     }
     if (h->chan != PAD && !h->dead && h->chan < st->nchan) {
         chan_row *c = &CHANS()[h->chan];
@@ -601,21 +624,10 @@ static int evict_tail(void)
  * expire. */
 static void ring_reclaim(apr_time_t now)
 {
-    int expired = 0;
+    int expired = 0, torn;
+    rec_hdr *h;
 
-    while (st->tail < st->head) {
-        apr_uint64_t off = st->tail % st->ring_size;
-        rec_hdr *h;
-
-        if (st->ring_size - off < sizeof(rec_hdr)) {
-            st->tail += st->ring_size - off;
-            continue;
-        }
-        h = rec_at(st->tail);
-        if (h->size < sizeof(rec_hdr) || h->size > st->ring_size - off
-            || st->tail + h->size > st->head) {
-            break;
-        }
+    while ((h = tail_record(&torn)) != NULL) {
         if (h->chan != PAD && !h->dead) {
             chan_row *c = h->chan < st->nchan ? &CHANS()[h->chan] : NULL;
 

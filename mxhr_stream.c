@@ -296,6 +296,12 @@ static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
                                    const char *event, const char *body,
                                    apr_size_t len, int is_part);
 
+/* 1 once some of the body has gone: a part, or its opening alone. */
+static int body_started(const mxhr_stream *s)
+{
+    return s->seq > 0 || s->opened;
+}
+
 /* The closing delimiter: the last part already sent CRLF "--B". An
  * event stream just ends (its last chunk). */
 void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
@@ -312,14 +318,14 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
         const char *why_note = s->close_note ? s->close_note
                                : note[why <= MXHR_END_ERROR ? why : 0];
 
-        if ((s->seq > 0 || s->opened) && *why_note) {
+        if (body_started(s) && *why_note) {
             failed = write_event(s, NULL, "mxhr-close", why_note,
                                  strlen(why_note), 0);
             if (failed != MXHR_END_NONE) {
                 why = failed;
             }
         }
-        if (s->chunked && (s->seq > 0 || s->opened) && !s->aborted) {
+        if (s->chunked && body_started(s) && !s->aborted) {
             /* The last chunk alone: nothing before it. */
             failed = stream_writev(s, NULL, 0, 1);
             if (failed != MXHR_END_NONE) {
@@ -327,7 +333,7 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
             }
         }
     }
-    else if (s->seq > 0 || s->opened) {
+    else if (body_started(s)) {
         failed = stream_write(s, MXHR_CLOSE_TAIL,
                               sizeof(MXHR_CLOSE_TAIL) - 1, 1);
         if (failed != MXHR_END_NONE) {
@@ -380,7 +386,7 @@ static mxhr_end_reason sse_open(mxhr_stream *s)
 {
     char retry[40];
 
-    if (!s->sse || s->seq > 0 || s->opened || s->set.sse_retry <= 0) {
+    if (!s->sse || body_started(s) || s->set.sse_retry <= 0) {
         return MXHR_END_NONE;
     }
     return stream_write(s, retry, apr_snprintf(retry, sizeof(retry),
@@ -412,11 +418,10 @@ static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
          * under "<event>-base64". */
         apr_snprintf(ev, sizeof(ev), "%s-base64", event ? event : "message");
         event = ev;
-        enc = malloc(mxhr_base64_size(len));
+        enc = mxhr_base64_alloc(body, len, &len);
         if (!enc) {
             return MXHR_END_ERROR;
         }
-        len = mxhr_base64_lines(enc, body, len);
         body = enc;
     }
     buf = malloc(mxhr_sse_size(id, event, body, len));
@@ -434,20 +439,29 @@ static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
     return failed;
 }
 
+/* An event stream's comment line (a heartbeat, invisible to
+ * EventSource), after its retry field if it is the first thing sent. */
+static mxhr_end_reason sse_comment(mxhr_stream *s)
+{
+    mxhr_end_reason failed = sse_open(s);
+
+    if (failed == MXHR_END_NONE) {
+        failed = stream_write(s, MXHR_SSE_HEARTBEAT,
+                              sizeof(MXHR_SSE_HEARTBEAT) - 1, 0);
+    }
+    return failed;
+}
+
 mxhr_end_reason mxhr_stream_open(mxhr_stream *s)
 {
     mxhr_end_reason failed = MXHR_END_NONE;
     char dash[2 + MXHR_BOUNDARY_MAX + 1];
 
-    if (s->opened || s->seq > 0) {
+    if (body_started(s)) {
         return MXHR_END_NONE;
     }
     if (s->sse) {
-        failed = sse_open(s);
-        if (failed == MXHR_END_NONE) {
-            failed = stream_write(s, MXHR_SSE_HEARTBEAT,
-                                  sizeof(MXHR_SSE_HEARTBEAT) - 1, 0);
-        }
+        failed = sse_comment(s);
     }
     else {
         /* The first part, when it comes, follows as any later one:
@@ -470,11 +484,7 @@ mxhr_end_reason mxhr_stream_heartbeat(mxhr_stream *s)
         return mxhr_stream_push(s, "text/plain", "Mxhr-Heartbeat: 1\r\n",
                                 "", 0);
     }
-    failed = sse_open(s);
-    if (failed == MXHR_END_NONE) {
-        failed = stream_write(s, MXHR_SSE_HEARTBEAT,
-                              sizeof(MXHR_SSE_HEARTBEAT) - 1, 0);
-    }
+    failed = sse_comment(s);
     if (failed == MXHR_END_NONE) {
         part_sent(s);
     }
@@ -543,7 +553,7 @@ static int client_gone(mxhr_stream *s)
     }
     /* The engine's pollset tells it of a hang-up at once; and before
      * the first section the request has only just been read. */
-    if (s->eof_watched || (s->seq == 0 && !s->opened)) {
+    if (s->eof_watched || !body_started(s)) {
         return 0;
     }
     /* Nobody reads a streaming connection: ask the socket whether the
@@ -565,13 +575,14 @@ int mxhr_mpm_stopping(void)
 }
 
 /* A subscription's step: what is new in its channels, a heartbeat when
- * it has been idle. The first step always sends a part (the backlog,
- * or a heartbeat) so that the client sees the stream open at once. */
+ * it has been idle. The first step sends something at once (its
+ * backlog, or the body's opening) so that the client sees the response
+ * now. */
 static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
 {
     apr_time_t wake;
 
-    if (s->seq == 0 && !s->opened && s->chunked && s->r) {
+    if (!body_started(s) && s->chunked && s->r) {
         /* The response's headers go through the request's filters. */
         mxhr_end_reason failed = pass_flush(s, s->r->output_filters);
 
@@ -582,11 +593,6 @@ static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
     }
     mxhr_sub_pump(s, NULL);
     if (s->ended) {
-        return 0;
-    }
-    /* MxhrMaxSections counts a subscription's messages. */
-    if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
-        mxhr_stream_close(s, MXHR_END_LIMIT);
         return 0;
     }
     mxhr_sub_heartbeat(s, now);
@@ -662,29 +668,28 @@ void mxhr_stream_run_blocking(mxhr_stream *s)
     apr_uint32_t epoch = mxhr_store_epoch();
     apr_time_t wake = mxhr_stream_step(s, apr_time_now());
 
-    while (wake && s->sub) {
-        apr_time_t now = apr_time_now();
-
-        /* A publish in any child wakes us at once (a futex in the
-         * store); the slices keep an eye on the client and the MPM. */
-        if (now < wake) {
-            mxhr_store_wait(epoch, wake - now < MXHR_SLICE ? wake - now
-                                                           : MXHR_SLICE);
-        }
-        /* Read before looking, so that no publish slips between. */
-        epoch = mxhr_store_epoch();
-        wake = mxhr_stream_step(s, apr_time_now());
-    }
     while (wake) {
         apr_time_t now = apr_time_now();
 
         if (now < wake) {
-            apr_sleep(wake - now < MXHR_SLICE ? wake - now : MXHR_SLICE);
-            now = apr_time_now();
+            apr_interval_time_t nap = wake - now < MXHR_SLICE ? wake - now
+                                                              : MXHR_SLICE;
+
+            /* A publish in any child wakes a subscription at once (a
+             * futex in the store); the slices keep an eye on the client
+             * and the MPM. */
+            if (s->sub) {
+                mxhr_store_wait(epoch, nap);
+            }
+            else {
+                apr_sleep(nap);
+            }
         }
-        /* Between slices step() only checks the client and the MPM; it
-         * sends when the deadline has come. */
-        wake = mxhr_stream_step(s, now);
+        /* Read before looking, so that no publish slips between. Between
+         * slices step() only checks the client and the MPM; it sends
+         * when something is due. */
+        epoch = mxhr_store_epoch();
+        wake = mxhr_stream_step(s, apr_time_now());
     }
 }
 
