@@ -28,6 +28,7 @@
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
 #include "mxhr_publish.h"
+#include "mxhr_redis.h"
 #include "mxhr_shared.h"
 #include "mxhr_store.h"
 #include "mxhr_stream.h"
@@ -225,12 +226,24 @@ static int mxhr_handler(request_rec *r)
     mxhr_shared_release_with(&s->hold, s->pool);
     if (dc->channel) {
         mxhr_sub_history history;
+        const char *why = NULL;
         apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
                                                                   r->server),
                                           ids, nids, set.max_channels,
                                           (int)set.replay, &s->sub,
-                                          &history);
+                                          &history, &why);
 
+        if (rv != APR_SUCCESS && why) {
+            /* Redis: logged once per outage (MXHR080). */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(019)
+                          "refusing the subscription with 503: %s", why);
+            ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
+                               apr_pstrcat(r->pool,
+                                           ap_escape_html(r->pool, why),
+                                           "\n", NULL));
+            mxhr_shared_release(&s->hold);
+            return refuse(r, &set);
+        }
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, MXHR_LOGNO(017)
                           "no room for a new channel (MxhrMaxChannels %d "
@@ -317,8 +330,8 @@ static int mxhr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     if (mxhr_shared_init(pconf, s) != APR_SUCCESS
-        || mxhr_store_init(pconf, s, mxhr_config_store_size())
-           != APR_SUCCESS) {
+        || mxhr_store_init(pconf, s, mxhr_config_store_size(),
+                           mxhr_redis_enabled()) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     mxhr_engine_post_config(s);
@@ -330,6 +343,7 @@ static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
     mxhr_shared_child_init(pchild, s);
     mxhr_store_child_init(pchild);
     mxhr_engine_child_init(pchild, s);
+    mxhr_redis_child_init(pchild, s);
 }
 
 /* One number of mod_status: "Key: value" for ?auto, else a table row. */
@@ -409,6 +423,26 @@ static int mxhr_status_hook(request_rec *r, int flags)
             status_row(r, flags, ch[i].key, ch[i].label, ch[i].v);
         }
     }
+    if (mxhr_store_redis()) {
+        mxhr_redis_shared *rs = mxhr_store_redis();
+        const struct {
+            const char *key, *label;
+            apr_uint64_t v;
+        } rd[] = {
+            { "MxhrRedisConnected", "Redis reachable (1) or not (0)",
+              apr_atomic_read32(&rs->up) },
+            { "MxhrRedisReconnects", "Redis reconnections",
+              apr_atomic_read64(&rs->reconnects) },
+            { "MxhrRedisMessagesOut", "Messages published to Redis",
+              apr_atomic_read64(&rs->out) },
+            { "MxhrRedisMessagesIn", "Messages read from Redis into this "
+              "server's store", apr_atomic_read64(&rs->in) },
+        };
+
+        for (i = 0; i < sizeof(rd) / sizeof(rd[0]); i++) {
+            status_row(r, flags, rd[i].key, rd[i].label, rd[i].v);
+        }
+    }
     if (!(flags & AP_STATUS_SHORT)) {
         ap_rputs("</table>\n", r);
     }
@@ -426,6 +460,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     mxhr_channel_register_hooks(p);
     mxhr_store_register_hooks(p);
     mxhr_publish_register_hooks(p);
+    mxhr_redis_register_hooks(p);
     APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -15,22 +15,31 @@
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
 #include "mxhr_frame.h"
+#include "mxhr_redis.h"
 #include "mxhr_stream.h"
 
 APLOG_USE_MODULE(mxhr);
 
-/* Writes message seq's id ("<store>-<seq>") into buf. */
-static void format_id(char *buf, apr_size_t size, apr_uint64_t seq)
+/* Writes message seq's id ("<store>-<seq>") into buf; store 0: this
+ * store's. */
+static void format_id_of(char *buf, apr_size_t size, apr_uint64_t store,
+                         apr_uint64_t seq)
 {
     apr_snprintf(buf, size, "%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT,
-                 mxhr_store_id(), seq);
+                 store ? store : mxhr_store_id(), seq);
 }
 
-const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t seq)
+static void format_id(char *buf, apr_size_t size, apr_uint64_t seq)
+{
+    format_id_of(buf, size, 0, seq);
+}
+
+const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t store,
+                            apr_uint64_t seq)
 {
     char id[MXHR_MESSAGE_ID_MAX];
 
-    format_id(id, sizeof(id), seq);
+    format_id_of(id, sizeof(id), store, seq);
     return apr_pstrdup(p, id);
 }
 
@@ -88,6 +97,8 @@ struct mxhr_sub {
     int replay;                 /* backlog: the last N only (0: all) */
     apr_uint64_t upto;          /* the backlog's end */
     apr_uint64_t cursor;        /* everything up to it is sent */
+    apr_uint32_t resets;        /* the store's, when it started */
+    mxhr_redis_backlog *rb;     /* with Redis: the backlog read there */
 };
 
 /* Parses "<store>-<seq>"; 0 when it is not one of this store's. */
@@ -113,13 +124,92 @@ void mxhr_sub_destroy(mxhr_sub *sub)
     for (i = 0; i < sub->n; i++) {
         mxhr_store_unsubscribe(&sub->ref[i]);
     }
+    free(sub->rb);
     free(sub);
+}
+
+/* Counts the stream in each of its channels here. */
+static apr_status_t subscribe_all(mxhr_sub *sub, const char *vhost,
+                                  int max_channels)
+{
+    int i;
+
+    for (i = 0; i < sub->n; i++) {
+        mxhr_store_unsubscribe(&sub->ref[i]);
+    }
+    sub->resets = mxhr_store_resets();
+    for (i = 0; i < sub->n; i++) {
+        apr_status_t rv = mxhr_store_subscribe(vhost, sub->name[i],
+                                               max_channels, &sub->ref[i]);
+
+        if (rv != APR_SUCCESS) {
+            /* Those not made yet hold nothing to give back. */
+            memset(&sub->ref[i], 0xff, (sub->n - i) * sizeof(sub->ref[0]));
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* With Redis: the stream's start (its resume, its replay) comes from
+ * Redis, then the store (mirroring Redis) feeds it from that seq on. */
+static apr_status_t redis_sub_create(request_rec *r, const char *vhost,
+                                     mxhr_sub *sub, int max_channels,
+                                     int replay, const char **why)
+{
+    const char *last_id = apr_table_get(r->headers_in, "Last-Event-ID");
+    apr_uint32_t counts[MXHR_CHANNELS_MAX];
+    apr_uint64_t epoch = 0, seq = 0;
+    int mode = MXHR_REDIS_START_NEW, tries, i;
+    apr_status_t rv;
+
+    if (!last_id) {
+        last_id = mxhr_query_arg(r->pool, r->args, "last_event_id");
+    }
+    if (last_id && *last_id) {
+        /* One that is not an id at all is from no epoch: lost. */
+        mode = MXHR_REDIS_START_RESUME;
+        if (!mxhr_message_id_parse(last_id, &epoch, &seq)) {
+            epoch = seq = 0;
+        }
+    }
+    else if (replay > 0) {
+        mode = MXHR_REDIS_START_REPLAY;
+    }
+    if ((rv = mxhr_redis_ready(r, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (tries = 0; tries < 2; tries++) {
+        if ((rv = subscribe_all(sub, vhost, max_channels)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (i = 0; i < sub->n; i++) {
+            counts[i] = mxhr_store_subscribers(&sub->ref[i]);
+        }
+        free(sub->rb);
+        sub->rb = NULL;
+        rv = mxhr_redis_start(r, vhost, sub->name, counts, sub->n, mode,
+                              epoch, seq, replay, &sub->rb, why);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        /* Redis has a new epoch that the store has not seen yet: the
+         * store starts afresh with it, and so does the stream. */
+        if (sub->rb->epoch == mxhr_store_id()
+            || !mxhr_store_adopt(sub->rb->epoch, sub->rb->seq)) {
+            break;
+        }
+    }
+    sub->upto = sub->cursor = sub->rb->seq;
+    sub->lost = sub->rb->lost;
+    sub->backlog = sub->rb->n > 0 || sub->lost;
+    return APR_SUCCESS;
 }
 
 apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
                              const char **ids, int n, int max_channels,
                              int replay, mxhr_sub **out,
-                             mxhr_sub_history *history)
+                             mxhr_sub_history *history, const char **why)
 {
     apr_size_t names = 0;
     const char *last_id;
@@ -136,22 +226,38 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         return APR_ENOMEM;
     }
     p = (char *)(sub + 1);
-    /* Where the stream starts, read before it is counted in any
-     * channel: a message published meanwhile is then either in the
-     * backlog or comes live, never neither. */
-    sub->upto = sub->cursor = mxhr_store_last_seq();
     for (i = 0; i < n; i++) {
         apr_size_t l = strlen(ids[i]) + 1;
-        apr_status_t rv;
 
         sub->name[i] = memcpy(p, ids[i], l);
         p += l;
-        rv = mxhr_store_subscribe(vhost, ids[i], max_channels, &sub->ref[i]);
+    }
+    sub->n = n;
+    /* Nothing held yet: mxhr_sub_destroy() gives back nothing. */
+    memset(sub->ref, 0xff, sizeof(sub->ref));
+    if (mxhr_redis_enabled()) {
+        apr_status_t rv = redis_sub_create(r, vhost, sub, max_channels,
+                                           replay, why);
+
         if (rv != APR_SUCCESS) {
             mxhr_sub_destroy(sub);
             return rv;
         }
-        sub->n++;
+        *history = sub->lost ? MXHR_SUB_LOST : MXHR_SUB_OK;
+        *out = sub;
+        return APR_SUCCESS;
+    }
+    /* Where the stream starts, read before it is counted in any
+     * channel: a message published meanwhile is then either in the
+     * backlog or comes live, never neither. */
+    sub->upto = sub->cursor = mxhr_store_last_seq();
+    {
+        apr_status_t rv = subscribe_all(sub, vhost, max_channels);
+
+        if (rv != APR_SUCCESS) {
+            mxhr_sub_destroy(sub);
+            return rv;
+        }
     }
 
     last_id = apr_table_get(r->headers_in, "Last-Event-ID");
@@ -461,6 +567,28 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
     return res;
 }
 
+/* Sends the backlog read from Redis, in id order. */
+static pump_result pump_redis(mxhr_stream *s, mxhr_end_reason *failed)
+{
+    const mxhr_redis_backlog *rb = s->sub->rb;
+    apr_uint64_t delivered = 0;
+    int i;
+
+    for (i = 0; i < rb->n; i++) {
+        if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+            break;
+        }
+        *failed = push_message(s, &rb->msgs[i], s->sub->name[rb->chan[i]]);
+        if (*failed != MXHR_END_NONE) {
+            return PUMP_FAILED;
+        }
+        s->messages++;
+        delivered++;
+    }
+    mxhr_store_count_delivered(delivered);
+    return PUMP_OK;
+}
+
 void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
 {
     mxhr_sub *sub = s->sub;
@@ -480,6 +608,21 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
                                         "lost", 4);
         if (failed != MXHR_END_NONE) {
             mxhr_stream_end(s, failed);
+            return;
+        }
+    }
+    if (backlog && sub->rb) {
+        /* With Redis, the backlog was read there: it goes first. */
+        res = pump_redis(s, &failed);
+        free(sub->rb);
+        sub->rb = NULL;
+        sub->backlog = backlog = 0;
+        if (res == PUMP_FAILED) {
+            mxhr_stream_end(s, failed);
+            return;
+        }
+        if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+            mxhr_stream_close(s, MXHR_END_LIMIT);
             return;
         }
     }
@@ -531,6 +674,12 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
         mxhr_stream_end(s, failed);
         return;
     case PUMP_GONE:
+        if (mxhr_store_resets() != sub->resets) {
+            /* Not deleted: the store was emptied (Redis lost its data,
+             * a child died changing it). The client resumes. */
+            mxhr_stream_close(s, MXHR_END_SLOW);
+            return;
+        }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(060)
                      "[client %s] \"%s\": channel deleted; ending the "
                      "stream", s->client, s->what);

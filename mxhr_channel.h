@@ -35,7 +35,7 @@ typedef enum {
 apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
                              const char **ids, int n, int max_channels,
                              int replay, mxhr_sub **out,
-                             mxhr_sub_history *history);
+                             mxhr_sub_history *history, const char **why);
 
 /* Unsubscribes and frees. */
 void mxhr_sub_destroy(mxhr_sub *sub);
@@ -64,8 +64,10 @@ apr_time_t mxhr_sub_heartbeat_due(const struct mxhr_stream *s);
 /* Sends a heartbeat if it is due. */
 void mxhr_sub_heartbeat(struct mxhr_stream *s, apr_time_t now);
 
-/* Formats a message id ("<store>-<seq>": two 20-digit numbers). */
+/* Formats a message id ("<store>-<seq>": two 20-digit numbers; store
+ * 0: this store's id). */
 #define MXHR_MESSAGE_ID_MAX 48
-const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t seq);
+const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t store,
+                            apr_uint64_t seq);
 
 #endif /* MXHR_CHANNEL_H */

@@ -578,16 +578,81 @@ static const char *set_store_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* ---- Redis (main server only: one connection set per child) -------- */
+
+static const mxhr_redis_addr *redis_addr;
+static apr_interval_time_t redis_timeout = MXHR_UNSET;
+
+const mxhr_redis_addr *mxhr_config_redis(void)
+{
+    return redis_addr;
+}
+
+apr_interval_time_t mxhr_config_redis_timeout(void)
+{
+    return redis_timeout != MXHR_UNSET ? redis_timeout
+                                       : MXHR_DEFAULT_REDIS_TIMEOUT;
+}
+
+static const char *set_redis(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mxhr_redis_addr *a;
+    const char *why = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (why) {
+        return why;
+    }
+    a = apr_pcalloc(cmd->pool, sizeof(*a));
+    why = mxhr_redis_url_parse(cmd->pool, arg, a);
+    if (why) {
+        /* Not echoed: the URL may hold a password. */
+        return apr_psprintf(cmd->pool, "%s: the URL %s; use "
+                            "redis://host:port, redis://:password@host:port/db"
+                            " or unix:/path/to/redis.sock", cmd->cmd->name,
+                            why);
+    }
+    redis_addr = a;
+    return NULL;
+}
+
+static const char *set_redis_timeout(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    apr_interval_time_t t;
+    const char *why = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (why) {
+        return why;
+    }
+    why = mxhr_parse_duration(arg, &t);
+    if (!why && t < apr_time_from_msec(10)) {
+        why = "is below 10ms";
+    }
+    if (!why && t > apr_time_from_sec(60)) {
+        why = "is above 60s";
+    }
+    if (why) {
+        return bad_value(cmd, arg, why, "use a time from 10ms to 60s, e.g. "
+                         "2s or 500ms (the default is 2s)");
+    }
+    redis_timeout = t;
+    return NULL;
+}
+
 /* Each reading of the configuration starts from the defaults. */
 static apr_status_t reset_store_size(void *data)
 {
     store_size = MXHR_UNSET;
+    redis_addr = NULL;
+    redis_timeout = MXHR_UNSET;
     return APR_SUCCESS;
 }
 
 void mxhr_config_pre_config(apr_pool_t *pconf)
 {
     store_size = MXHR_UNSET;
+    redis_addr = NULL;
+    redis_timeout = MXHR_UNSET;
     apr_pool_cleanup_register(pconf, NULL, reset_store_size,
                               apr_pool_cleanup_null);
 }
@@ -650,6 +715,13 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrStoreSize", set_store_size, NULL, RSRC_CONF,
                   "Shared memory for all channels, main server only "
                   "(default 32m)"),
+    AP_INIT_TAKE1("MxhrRedis", set_redis, NULL, RSRC_CONF,
+                  "Keep channels in Redis and share them with every server "
+                  "using it: redis://[:password@]host:port[/db] or "
+                  "unix:/path (main server only)"),
+    AP_INIT_TAKE1("MxhrRedisTimeout", set_redis_timeout, NULL, RSRC_CONF,
+                  "The most a request waits on Redis (default 2s, main "
+                  "server only)"),
     AP_INIT_TAKE1("MxhrMaxChannels", set_number, &num_max_channels,
                   RSRC_CONF,
                   "Channels per virtual host (default 0: no limit but the "

@@ -41,6 +41,7 @@ typedef enum {
 #define MXHR_DEFAULT_STORE_SIZE    (32 * 1024 * 1024)
 #define MXHR_STORE_SIZE_MIN        (1024 * 1024)
 #define MXHR_STORE_SIZE_MAX        APR_INT64_C(68719476736)
+#define MXHR_DEFAULT_REDIS_TIMEOUT apr_time_from_sec(2)
 
 typedef struct {
     const char *dir;                 /* where it was set, for the log */
@@ -109,6 +110,12 @@ void mxhr_config_pre_config(apr_pool_t *pconf);
 
 /* MxhrStoreSize, from the main server's config (post_config). */
 apr_size_t mxhr_config_store_size(void);
+
+/* MxhrRedis: NULL when channels stay in this server's store. */
+const mxhr_redis_addr *mxhr_config_redis(void);
+
+/* MxhrRedisTimeout. */
+apr_interval_time_t mxhr_config_redis_timeout(void);
 
 void mxhr_settings_resolve(const mxhr_dir_conf *dc, const mxhr_srv_conf *sc,
                            mxhr_settings *out);

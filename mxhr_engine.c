@@ -928,7 +928,9 @@ static int for_changed(apr_uint64_t *seen, apr_uint32_t *deletes,
     for (q = *seen + 1; !all && q <= last; q++) {
         apr_uint32_t idx;
 
-        all = !mxhr_store_changed(q, &idx) || each(idx, ctx);
+        /* Mirroring Redis, a seq may have gone to no channel here. */
+        all = !mxhr_store_changed(q, &idx)
+              || (idx != MXHR_STORE_NO_CHAN && each(idx, ctx));
     }
     *seen = last;
     *deletes = d;

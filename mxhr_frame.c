@@ -916,3 +916,93 @@ apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
     out[k++] = '\n';
     return k;
 }
+
+/* A port or a database number: decimal digits only, within max. */
+static int small_number(const char *s, apr_size_t len, int max, int *out)
+{
+    apr_size_t i;
+    int v = 0;
+
+    if (len == 0 || len > 9) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+const char *mxhr_redis_url_parse(apr_pool_t *p, const char *url,
+                                 mxhr_redis_addr *out)
+{
+    const char *s, *at, *slash, *colon, *end;
+
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    for (s = url; *s; s++) {
+        if (apr_iscntrl(*s) || *s == ' ') {
+            return "has a space or a control character";
+        }
+    }
+    if (strncmp(url, "unix:", 5) == 0) {
+        if (url[5] != '/' || !url[6]) {
+            return "needs an absolute socket path, e.g. "
+                   "unix:/run/redis/redis.sock";
+        }
+        out->path = apr_pstrdup(p, url + 5);
+        return NULL;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        return "must start with redis:// or unix:";
+    }
+    s = url + 8;
+    end = s + strlen(s);
+    /* The password may hold anything but the last '@'. */
+    at = strrchr(s, '@');
+    if (at) {
+        if (*s != ':' || at == s + 1) {
+            return "gives a password as redis://:password@host";
+        }
+        out->password = apr_pstrmemdup(p, s + 1, at - s - 1);
+        s = at + 1;
+    }
+    slash = strchr(s, '/');
+    if (slash) {
+        if (slash[1] && !small_number(slash + 1, end - slash - 1, 1000000,
+                                      &out->db)) {
+            return "has a database that is not a number";
+        }
+        end = slash;
+    }
+    if (*s == '[') {
+        const char *close = memchr(s, ']', end - s);
+
+        if (!close || close == s + 1) {
+            return "has an unclosed [IPv6 address]";
+        }
+        out->host = apr_pstrmemdup(p, s + 1, close - s - 1);
+        colon = close + 1 < end ? close + 1 : NULL;
+        if (colon && *colon != ':') {
+            return "has something after the [IPv6 address]";
+        }
+    }
+    else {
+        colon = memchr(s, ':', end - s);
+        out->host = apr_pstrmemdup(p, s, (colon ? colon : end) - s);
+    }
+    if (!*out->host) {
+        return "has no host";
+    }
+    if (colon && (!small_number(colon + 1, end - colon - 1, 65535,
+                                &out->port) || out->port == 0)) {
+        return "has a port that is not 1 to 65535";
+    }
+    return NULL;
+}

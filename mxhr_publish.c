@@ -19,6 +19,7 @@
 #include "mxhr_config.h"
 #include "mxhr_frame.h"
 #include "mxhr_publish.h"
+#include "mxhr_redis.h"
 #include "mxhr_store.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -64,13 +65,14 @@ static int answer(request_rec *r, int status, const char *channel,
     ap_rprintf(r, "{\"channel\": \"%s\", ", json_str(r->pool, channel));
     if (with_id) {
         ap_rprintf(r, "\"id\": \"%s\", ",
-                   mxhr_message_id(r->pool, info->id));
+                   mxhr_message_id(r->pool, info->store, info->id));
     }
     ap_rprintf(r, "\"messages\": %u, \"requested\": %" APR_TIME_T_FMT
                ", \"subscribers\": %u, \"last_message_id\": %s%s%s}\n",
                info->messages, ago < 0 ? -1 : ago, info->subscribers,
                info->last_seq ? "\"" : "",
-               info->last_seq ? mxhr_message_id(r->pool, info->last_seq)
+               info->last_seq ? mxhr_message_id(r->pool, info->store,
+                                                 info->last_seq)
                               : "null",
                info->last_seq ? "\"" : "");
     return OK;
@@ -190,9 +192,21 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
                       "1 to 255 bytes of UTF-8 without CR or LF");
     }
-    rv = mxhr_store_publish(vhost, channel, set->max_channels,
-                            (int)set->history,
-                            set->history_time, ct, event, body, len, &info);
+    if (mxhr_redis_enabled()) {
+        const char *why = NULL;
+
+        rv = mxhr_redis_publish(r, vhost, channel, (int)set->history,
+                                set->history_time, ct, event, body, len,
+                                &info, &why);
+        if (rv != APR_SUCCESS) {
+            return refuse(r, HTTP_SERVICE_UNAVAILABLE, why);
+        }
+    }
+    else {
+        rv = mxhr_store_publish(vhost, channel, set->max_channels,
+                                (int)set->history, set->history_time, ct,
+                                event, body, len, &info);
+    }
     if (rv == MXHR_STORE_TOO_BIG) {
         return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
             r->pool, "the message (%" APR_SIZE_T_FMT " bytes) cannot fit "
@@ -212,9 +226,28 @@ static int publish(request_rec *r, const mxhr_settings *set,
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(072)
                   "published to channel \"%s\": id %s, %" APR_SIZE_T_FMT
                   " bytes, %u subscribers", channel,
-                  mxhr_message_id(r->pool, info.id), len, info.subscribers);
+                  mxhr_message_id(r->pool, info.store, info.id), len, info.subscribers);
     return answer(r, info.subscribers ? HTTP_CREATED : HTTP_ACCEPTED,
                   channel, &info, 1);
+}
+
+/* GET's info, or DELETE's: from Redis (a 503 says why) or the store. */
+static apr_status_t channel_info(request_rec *r, const char *vhost,
+                                 const char *name, int forget,
+                                 mxhr_chan_info *info)
+{
+    const char *why = NULL;
+    apr_status_t rv;
+
+    if (!mxhr_redis_enabled()) {
+        return forget ? mxhr_store_delete(vhost, name, info)
+                      : mxhr_store_info(vhost, name, info);
+    }
+    rv = mxhr_redis_info(r, vhost, name, forget, info, &why);
+    if (rv == MXHR_REDIS_DOWN || rv == MXHR_REDIS_REFUSED) {
+        refuse(r, HTTP_SERVICE_UNAVAILABLE, why);
+    }
+    return rv;
 }
 
 static int mxhr_publish_handler(request_rec *r)
@@ -271,7 +304,10 @@ static int mxhr_publish_handler(request_rec *r)
         if ((st = ap_discard_request_body(r)) != OK) {
             return st;
         }
-        rv = mxhr_store_delete(vhost, ids[0], &info);
+        rv = channel_info(r, vhost, ids[0], 1, &info);
+        if (rv == MXHR_REDIS_DOWN || rv == MXHR_REDIS_REFUSED) {
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
         if (rv == APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(074)
                           "channel \"%s\" deleted (%u messages, %u "
@@ -284,7 +320,10 @@ static int mxhr_publish_handler(request_rec *r)
         if ((st = ap_discard_request_body(r)) != OK) {
             return st;
         }
-        rv = mxhr_store_info(vhost, ids[0], &info);
+        rv = channel_info(r, vhost, ids[0], 0, &info);
+        if (rv == MXHR_REDIS_DOWN || rv == MXHR_REDIS_REFUSED) {
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
         return rv == APR_SUCCESS ? answer(r, HTTP_OK, ids[0], &info, 0)
                                  : HTTP_NOT_FOUND;
     }

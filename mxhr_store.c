@@ -35,7 +35,7 @@
 APLOG_USE_MODULE(mxhr);
 
 #define STORE_MAGIC   0x4d58485253544f52ULL   /* "MXHRSTOR" */
-#define STORE_VERSION 1
+#define STORE_VERSION 2
 #define NONE          ((apr_uint64_t)-1)
 #define PAD           0xffffffffu
 #define VHOSTS_MAX    1024
@@ -127,6 +127,12 @@ typedef struct {
     apr_uint32_t nsub, sub_free;    /* free list: row + 1, 0: none */
     apr_uint32_t sub_tag;
     apr_uint64_t head, tail;
+    /* Redis mode: the store mirrors Redis's channels; its id is
+     * Redis's epoch (0: none adopted yet) and seqs are Redis's. */
+    apr_uint32_t mirror;
+    volatile apr_uint32_t resets;   /* times the store was emptied */
+    volatile apr_uint32_t sub_changes;
+    mxhr_redis_shared redis;
 } store_hdr;
 
 typedef struct {
@@ -187,7 +193,10 @@ static void store_reset(void)
     st->channels = st->messages = st->subscribers = 0;
     st->forgotten_upto = 0;
     st->last_seq = 0;
-    st->store_id = (apr_uint64_t)apr_time_now();
+    /* Mirroring Redis, ids are Redis's: the readers adopt its epoch
+     * again (mxhr_store_adopt). */
+    st->store_id = st->mirror ? 0 : (apr_uint64_t)apr_time_now();
+    apr_atomic_inc32(&st->resets);
 }
 
 static int store_lock(void)
@@ -252,7 +261,7 @@ static volatile apr_uint32_t *my_word(void)
 }
 
 apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
-                             apr_size_t size)
+                             apr_size_t size, int mirror)
 {
     store_retained *ret;
     pthread_mutexattr_t attr;
@@ -266,13 +275,15 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
     }
     if (ret->shm && ret->size == size) {
         st = apr_shm_baseaddr_get(ret->shm);
-        if (st->magic == STORE_MAGIC && st->version == STORE_VERSION) {
+        if (st->magic == STORE_MAGIC && st->version == STORE_VERSION
+            && st->mirror == (apr_uint32_t)!!mirror) {
             return APR_SUCCESS;
         }
     }
     if (ret->shm) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, MXHR_LOGNO(051)
-                     "MxhrStoreSize changed: a new, empty channel store");
+                     "MxhrStoreSize or MxhrRedis changed: a new, empty "
+                     "channel store");
         /* Children of the old generation keep their own mapping. */
         apr_shm_destroy(ret->shm);
         ret->shm = NULL;
@@ -331,6 +342,12 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
         return APR_EGENERAL;
     }
     pthread_mutexattr_destroy(&attr);
+    st->mirror = !!mirror;
+    if (mirror) {
+        apr_generate_random_bytes((unsigned char *)&st->redis.server_id,
+                                  sizeof(st->redis.server_id));
+        st->redis.server_id &= APR_UINT64_C(0x7fffffffffffffff);
+    }
     store_reset();
     st->version = STORE_VERSION;
     st->magic = STORE_MAGIC;
@@ -433,6 +450,10 @@ static apr_uint32_t chan_make(apr_uint32_t vhost, const char *name,
     /* Whatever a forgotten channel held, an id from then is not known
      * to be complete here. */
     c->dropped_upto = st->forgotten_upto;
+    /* Mirroring Redis, nothing before now was copied into it. */
+    if (st->mirror && st->last_seq > c->dropped_upto) {
+        c->dropped_upto = st->last_seq;
+    }
     {
         tomb_row *t = &TOMBS()[c->hash % st->nchan];
 
@@ -713,56 +734,37 @@ static void fill_info(const chan_row *c, mxhr_chan_info *info)
     info->requested = c->requested;
 }
 
-apr_status_t mxhr_store_publish(const char *vhost, const char *name,
-                                int max_channels, int hist_max,
-                                apr_interval_time_t hist_time,
-                                const char *content_type, const char *event,
-                                const char *body, apr_size_t len,
-                                mxhr_chan_info *info)
+/* Under the lock: appends a message made at time t to channel n as
+ * seq; *rows and *unrowed say whom to wake once unlocked. */
+static apr_status_t chan_append(apr_uint32_t n, apr_uint64_t seq,
+                                apr_time_t t, const char *content_type,
+                                const char *event, const char *body,
+                                apr_size_t len, apr_uint64_t *rows,
+                                apr_uint32_t *unrowed)
 {
     apr_size_t ct_len = strlen(content_type);
     apr_size_t ev_len = event ? strlen(event) : 0;
     apr_size_t meta_len = ct_len + 1 + ev_len + 1;
     apr_uint64_t need = ALIGN8(sizeof(rec_hdr) + meta_len + len);
-    apr_time_t now = apr_time_now();
-    apr_status_t why;
-    apr_uint32_t n, gen, unrowed;
-    apr_uint64_t pos, rows;
-    chan_row *c;
+    chan_row *c = &CHANS()[n];
+    apr_uint32_t gen = c->gen;
+    apr_uint64_t pos;
     rec_hdr *h;
 
-    memset(info, 0, sizeof(*info));
-    if (!st) {
-        return MXHR_STORE_NONE;
-    }
     if (need > st->ring_size || len > 0x7fffffff) {
         return MXHR_STORE_TOO_BIG;
     }
-    if (!store_lock()) {
-        return APR_EGENERAL;
-    }
-    n = lookup(vhost, name, 1, max_channels, &why);
-    if (n == PAD) {
-        store_unlock();
-        return why;
-    }
-    c = &CHANS()[n];
-    c->hist_max = hist_max > 0 ? (apr_uint32_t)hist_max : 1;
-    c->hist_time = hist_time;
-    gen = c->gen;
     /* Counted as a subscriber while its room is made, so that eviction
      * cannot free the channel under us. */
     c->subscribers++;
     pos = ring_alloc(need);
     if (!c->used || c->gen != gen) {
         /* A torn ring emptied the whole store meanwhile. */
-        store_unlock();
         return APR_EGENERAL;
     }
     c->subscribers--;
     if (pos == NONE) {
         chan_maybe_free(n);
-        store_unlock();
         return MXHR_STORE_TOO_BIG;
     }
     h = rec_at(pos);
@@ -770,8 +772,8 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     h->chan = n;
     h->gen = c->gen;
     h->dead = 0;
-    h->seq = st->last_seq + 1;
-    h->time = now;
+    h->seq = seq;
+    h->time = t;
     h->next = NONE;
     h->meta_len = (apr_uint32_t)meta_len;
     h->body_len = (apr_uint32_t)len;
@@ -789,22 +791,71 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     c->last_pos = pos;
     c->count++;
     st->messages++;
-    chan_trim(c, now);
+    chan_trim(c, apr_time_now());
     ring_reclaim(apr_time_now());
     /* Readers check last_seq without the lock: the record is whole
      * before it says so. */
-    apr_atomic_set64(&CHANGES()[h->seq % MXHR_STORE_CHANGES],
-                     ((h->seq & 0xffffffffu) << 32) | n);
-    apr_atomic_set64(&c->last_seq, h->seq);
-    apr_atomic_set64(&st->last_seq, h->seq);
-    fill_info(c, info);
-    info->id = h->seq;
-    rows = c->rows;
-    unrowed = c->unrowed;
-    store_unlock();
-    apr_atomic_inc64(&st->published);
-    wake_some(rows, unrowed);
+    apr_atomic_set64(&CHANGES()[seq % MXHR_STORE_CHANGES],
+                     ((seq & 0xffffffffu) << 32) | n);
+    apr_atomic_set64(&c->last_seq, seq);
+    apr_atomic_set64(&st->last_seq, seq);
+    *rows = c->rows;
+    *unrowed = c->unrowed;
     return APR_SUCCESS;
+}
+
+apr_status_t mxhr_store_publish(const char *vhost, const char *name,
+                                int max_channels, int hist_max,
+                                apr_interval_time_t hist_time,
+                                const char *content_type, const char *event,
+                                const char *body, apr_size_t len,
+                                mxhr_chan_info *info)
+{
+    apr_status_t why, rv;
+    apr_uint32_t n, unrowed = 0;
+    apr_uint64_t rows = 0;
+    chan_row *c;
+
+    memset(info, 0, sizeof(*info));
+    if (!st) {
+        return MXHR_STORE_NONE;
+    }
+    if (!store_lock()) {
+        return APR_EGENERAL;
+    }
+    n = lookup(vhost, name, 1, max_channels, &why);
+    if (n == PAD) {
+        store_unlock();
+        return why;
+    }
+    c = &CHANS()[n];
+    c->hist_max = hist_max > 0 ? (apr_uint32_t)hist_max : 1;
+    c->hist_time = hist_time;
+    rv = chan_append(n, st->last_seq + 1, apr_time_now(), content_type,
+                     event, body, len, &rows, &unrowed);
+    if (rv == APR_SUCCESS) {
+        fill_info(c, info);
+        info->id = c->last_seq;
+    }
+    store_unlock();
+    if (rv == APR_SUCCESS) {
+        apr_atomic_inc64(&st->published);
+        wake_some(rows, unrowed);
+    }
+    return rv;
+}
+
+/* Under the lock: forgets channel n and its messages (DELETE); its
+ * streams must be woken (wake_all) once unlocked. */
+static void chan_forget(apr_uint32_t n)
+{
+    chan_row *c = &CHANS()[n];
+
+    while (c->count) {
+        drop_first(c);
+    }
+    chan_free(n);
+    apr_atomic_inc32(&st->deletes);
 }
 
 /* Info on a channel, and with forget set, forgets it (DELETE). */
@@ -829,11 +880,7 @@ static apr_status_t info_or_forget(const char *vhost, const char *name,
         /* DELETE answers with what the channel held. */
         fill_info(c, info);
         if (forget) {
-            while (c->count) {
-                drop_first(c);
-            }
-            chan_free(n);
-            apr_atomic_inc32(&st->deletes);
+            chan_forget(n);
         }
         else if (!c->count && !c->subscribers) {
             /* All expired, nobody there: it exists no more. */
@@ -900,6 +947,7 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
         chan_trim(c, apr_time_now());
         c->subscribers++;
         st->subscribers++;
+        apr_atomic_inc32(&st->sub_changes);
         c->requested = apr_time_now();
         ref->idx = n;
         ref->gen = c->gen;
@@ -922,6 +970,7 @@ static void sub_release(apr_uint32_t k)
         }
         c->subscribers--;
         st->subscribers--;
+        apr_atomic_inc32(&st->sub_changes);
         chan_maybe_free(r->chan);
     }
     r->pid = 0;
@@ -1193,4 +1242,152 @@ void mxhr_store_get_stats(mxhr_store_stats *out)
     out->subscribers = st->subscribers;
     out->published = apr_atomic_read64(&st->published);
     out->delivered = apr_atomic_read64(&st->delivered);
+}
+
+/* ---- Redis mode: the store as a mirror ------------------------------ */
+
+apr_uint32_t mxhr_store_resets(void)
+{
+    return st ? apr_atomic_read32(&st->resets) : 0;
+}
+
+apr_uint32_t mxhr_store_subscribers(const mxhr_chan_ref *ref)
+{
+    chan_row *c;
+
+    if (!st || ref->idx >= st->nchan) {
+        return 0;
+    }
+    c = &CHANS()[ref->idx];
+    return c->gen == ref->gen ? c->subscribers : 0;
+}
+
+mxhr_redis_shared *mxhr_store_redis(void)
+{
+    return st && st->mirror ? &st->redis : NULL;
+}
+
+int mxhr_store_adopt(apr_uint64_t epoch, apr_uint64_t seq)
+{
+    int reset = 0;
+
+    if (!st || !st->mirror || !store_lock()) {
+        return 0;
+    }
+    if (st->store_id != epoch) {
+        /* Redis lost its data (or this store is new): nothing here is
+         * in its id space. Streams end and resume from Redis. */
+        reset = st->store_id != 0 || st->channels != 0;
+        store_reset();
+        st->store_id = epoch;
+        st->last_seq = seq;
+    }
+    store_unlock();
+    if (reset) {
+        wake_all();
+    }
+    return reset;
+}
+
+int mxhr_store_mirror(const mxhr_mirror_msg *m)
+{
+    apr_status_t why;
+    apr_uint32_t n, unrowed = 0;
+    apr_uint64_t rows = 0;
+    int res = MXHR_MIRROR_DONE, all = 0;
+
+    if (!st || !st->mirror || !store_lock()) {
+        return MXHR_MIRROR_SKIPPED;
+    }
+    if (st->store_id != m->epoch) {
+        store_unlock();
+        return MXHR_MIRROR_EPOCH;
+    }
+    if (m->id <= st->last_seq) {
+        /* Another child of this server copied it first. */
+        store_unlock();
+        return MXHR_MIRROR_SKIPPED;
+    }
+    if (m->id > st->last_seq + 1 && st->last_seq) {
+        /* Messages this server never saw (Redis trimmed its stream of
+         * publishes past us): whoever may have wanted them is ended
+         * and resumes from Redis, which still keeps them. */
+        apr_uint32_t i;
+
+        for (i = 0; i < st->nchan; i++) {
+            chan_row *c = &CHANS()[i];
+
+            if (c->used && c->dropped_upto < m->id - 1) {
+                c->dropped_upto = m->id - 1;
+            }
+        }
+        res = MXHR_MIRROR_GAP;
+        all = 1;
+    }
+    n = lookup(m->vhost, m->name, 0, 0, &why);
+    if (n != PAD && m->kind == MXHR_MIRROR_DELETE) {
+        chan_forget(n);
+        ring_reclaim(apr_time_now());
+        all = 1;
+    }
+    else if (n != PAD) {
+        chan_row *c = &CHANS()[n];
+
+        c->hist_max = m->hist_max > 0 ? (apr_uint32_t)m->hist_max : 1;
+        c->hist_time = m->hist_time;
+        if (chan_append(n, m->id, m->time, m->content_type, m->event,
+                        m->body, m->len, &rows, &unrowed) != APR_SUCCESS) {
+            /* Too big for this store, or torn: its readers end behind
+             * and resume from Redis. */
+            if (CHANS()[n].used && CHANS()[n].dropped_upto < m->id) {
+                CHANS()[n].dropped_upto = m->id;
+            }
+            all = 1;
+        }
+    }
+    if (st->last_seq < m->id) {
+        /* Nobody here serves it: only the engines' list of changes
+         * learns that this seq went to no channel of ours. */
+        apr_atomic_set64(&CHANGES()[m->id % MXHR_STORE_CHANGES],
+                         ((m->id & 0xffffffffu) << 32)
+                         | MXHR_STORE_NO_CHAN);
+        apr_atomic_set64(&st->last_seq, m->id);
+    }
+    store_unlock();
+    if (all) {
+        wake_all();
+    }
+    else {
+        wake_some(rows, unrowed);
+    }
+    return res;
+}
+
+int mxhr_store_each_counted(int (*fn)(void *ctx, const char *vhost,
+                                      const char *name, apr_uint32_t n),
+                            void *ctx, apr_uint32_t *changes)
+{
+    apr_uint32_t i;
+    int k = 0;
+
+    if (!st || !store_lock()) {
+        return -1;
+    }
+    *changes = apr_atomic_read32(&st->sub_changes);
+    for (i = 0; i < st->nchan; i++) {
+        chan_row *c = &CHANS()[i];
+
+        if (c->used && c->subscribers
+            && fn(ctx, VHOSTS()[c->vhost].key, c->name, c->subscribers)) {
+            break;
+        }
+        k += c->used && c->subscribers;
+    }
+    store_unlock();
+    return k;
+}
+
+apr_uint32_t mxhr_store_sub_changes(void)
+{
+    return st ? apr_atomic_read32(&st->sub_changes) : 0;
 }

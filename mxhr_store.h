@@ -32,6 +32,7 @@ typedef struct {
 
 /* What the publisher answers with (nchan's channel info). */
 typedef struct {
+    apr_uint64_t store;         /* the ids' first half, 0: this store's */
     apr_uint64_t id;            /* the new message's seq (publish) */
     apr_uint64_t last_seq;      /* the channel's newest, 0: none */
     apr_uint32_t messages;      /* kept now */
@@ -75,7 +76,7 @@ typedef struct {
 /* Creates the segment once, or keeps the one from before a graceful
  * restart when its size is unchanged (post_config). */
 apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
-                             apr_size_t size);
+                             apr_size_t size, int mirror);
 
 /* 1 once the store exists. */
 int mxhr_store_ready(void);
@@ -167,5 +168,74 @@ void mxhr_store_wake_all(void);
 void mxhr_store_count_delivered(apr_uint64_t n);
 
 void mxhr_store_get_stats(mxhr_store_stats *st);
+
+/* ---- Redis mode (mxhr_redis.c): the store mirrors Redis ----------- *
+ *
+ * Ids are Redis's: the store's id is Redis's epoch and seqs are its
+ * publish counter. Each child reads every publish from Redis, in order,
+ * and the first to see one copies it into a channel that this server
+ * serves; the others skip it. */
+
+/* What every child of a server shares about Redis (in the store). */
+typedef struct {
+    apr_uint64_t server_id;             /* this server, in Redis */
+    volatile apr_uint32_t up;           /* 1: reachable */
+    volatile apr_uint32_t down_logged;  /* this outage was logged */
+    volatile apr_uint64_t reconnects, in, out;
+    volatile apr_int64_t retry_at;      /* no attempts before, when down */
+    volatile apr_int64_t backoff;
+    volatile apr_int64_t counts_at;     /* counts last written */
+    volatile apr_uint32_t counts_changes;
+} mxhr_redis_shared;
+
+/* NULL unless the store mirrors Redis. */
+mxhr_redis_shared *mxhr_store_redis(void);
+
+/* Takes Redis's epoch as the store's id, emptying the store (1) when it
+ * had another: publishes are then read from seq on. */
+int mxhr_store_adopt(apr_uint64_t epoch, apr_uint64_t seq);
+
+#define MXHR_MIRROR_MESSAGE 0
+#define MXHR_MIRROR_DELETE  1
+
+typedef struct {
+    apr_uint64_t epoch, id;
+    int kind;
+    const char *vhost, *name;
+    const char *content_type, *event, *body;
+    apr_size_t len;
+    int hist_max;
+    apr_interval_time_t hist_time;
+    apr_time_t time;
+} mxhr_mirror_msg;
+
+/* Results of mxhr_store_mirror(). */
+#define MXHR_MIRROR_DONE    0
+#define MXHR_MIRROR_SKIPPED 1   /* had it already */
+#define MXHR_MIRROR_EPOCH   2   /* another epoch: adopt it first */
+#define MXHR_MIRROR_GAP     3   /* done, after publishes never seen */
+
+/* Copies a publish read from Redis into the store (only into a channel
+ * this server serves), or forgets a deleted channel. */
+int mxhr_store_mirror(const mxhr_mirror_msg *m);
+
+/* In mxhr_store_changed(): a seq that went to no channel here. */
+#define MXHR_STORE_NO_CHAN 0xffffffffu
+
+/* Calls fn for every channel with subscribers on this server, under the
+ * lock (fn must be quick; non-zero stops); *changes is the
+ * subscription counter it saw. Returns how many, -1 without a store. */
+int mxhr_store_each_counted(int (*fn)(void *ctx, const char *vhost,
+                                      const char *name, apr_uint32_t n),
+                            void *ctx, apr_uint32_t *changes);
+
+/* Changes with every subscribe and unsubscribe. */
+apr_uint32_t mxhr_store_sub_changes(void);
+
+/* Changes when the store is emptied (a crash, Redis's epoch). */
+apr_uint32_t mxhr_store_resets(void);
+
+/* Subscribers of the channel on this server, lock-free. */
+apr_uint32_t mxhr_store_subscribers(const mxhr_chan_ref *ref);
 
 #endif /* MXHR_STORE_H */

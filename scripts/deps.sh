@@ -6,10 +6,11 @@ set -euo pipefail
 pkgs=()
 for what in "$@"; do
     case "$what" in
-    build)   pkgs+=(apache2 apache2-dev autoconf automake make gcc) ;;
+    build)   pkgs+=(apache2 apache2-dev autoconf automake make gcc
+                    libhiredis-dev) ;;
     test)    pkgs+=(apache2 apache2-dev libapache2-mod-perl2
                     libmime-tools-perl libwww-perl curl openssl
-                    libio-socket-ssl-perl) ;;
+                    libio-socket-ssl-perl redis-server) ;;
     browser) pkgs+=(chromium fonts-dejavu-core nodejs npm) ;;
     bench)   pkgs+=(nginx-light libnginx-mod-nchan) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;

@@ -603,6 +603,39 @@ int main(void)
         ok(bad == 0, "20000 fuzzed bodies make well-formed SSE events");
     }
 
+    /* Redis URLs */
+    {
+        mxhr_redis_addr a;
+        static const char *bad[] = {
+            "", "redis:/x", "http://h", "redis://", "redis://:6379",
+            "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/x",
+            "redis://pw@h", "redis://:@h", "redis://h 1", "redis://h\r\n",
+            "unix:", "unix:rel", "redis://[::1", "redis://[]:1",
+            "redis://[::1]x", "redis://h:99999999999",
+        };
+        apr_size_t i;
+
+        ok(mxhr_redis_url_parse(p, "redis://127.0.0.1:6380", &a) == NULL
+           && strcmp(a.host, "127.0.0.1") == 0 && a.port == 6380
+           && !a.password && a.db == 0 && !a.path, "redis url host:port");
+        ok(mxhr_redis_url_parse(p, "redis://h", &a) == NULL
+           && strcmp(a.host, "h") == 0 && a.port == 6379,
+           "redis url default port");
+        ok(mxhr_redis_url_parse(p, "redis://:p@ss@h:1/3", &a) == NULL
+           && strcmp(a.password, "p@ss") == 0 && strcmp(a.host, "h") == 0
+           && a.port == 1 && a.db == 3, "redis url password with @ and db");
+        ok(mxhr_redis_url_parse(p, "redis://[::1]:7000/", &a) == NULL
+           && strcmp(a.host, "::1") == 0 && a.port == 7000,
+           "redis url IPv6");
+        ok(mxhr_redis_url_parse(p, "unix:/run/redis.sock", &a) == NULL
+           && strcmp(a.path, "/run/redis.sock") == 0 && !a.host,
+           "redis url unix socket");
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            snprintf(buf, sizeof(buf), "redis url '%s' refused", bad[i]);
+            ok(mxhr_redis_url_parse(p, bad[i], &a) != NULL, buf);
+        }
+    }
+
     printf("1..%d\n", tests_run);
     apr_pool_destroy(p);
     apr_terminate();

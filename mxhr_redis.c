@@ -1,0 +1,1062 @@
+/* mod_mxhr: channels in Redis (see mxhr_redis.h).
+ *
+ * Keys, all under "mxhr:":
+ *   mxhr:epoch            the epoch (made on first use: Redis's clock in
+ *                         microseconds); a Redis that lost its data
+ *                         makes a new one, and old ids are "lost"
+ *   mxhr:seq              the publish counter, the second half of ids
+ *   mxhr:s:<ck>           a channel's history (a stream; entry id
+ *                         "<seq>-0", fields t time, p previous seq,
+ *                         c type, e event, b body)
+ *   mxhr:m:<ck>           a channel's last seq, history limits, last
+ *                         subscriber's time (kept after the history
+ *                         expires, so a late resume is told "lost")
+ *   mxhr:all              every publish and delete, in order, trimmed
+ *                         to about ALL_MAX: what the children read
+ *   mxhr:servers          live servers (score: when each expires)
+ *   mxhr:subs:<server>    a server's subscriber count per channel
+ * where <ck> is "<vhost length>:<vhost>:<channel>".
+ *
+ * Every change is one Lua script, so Redis applies it whole and in
+ * order: a publish's seq, its history entry and its entry in mxhr:all
+ * cannot part.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <hiredis/hiredis.h>
+
+#include "apr_atomic.h"
+#include "apr_sha1.h"
+#include "apr_strings.h"
+#include "apr_thread_proc.h"
+#include "apr_thread_mutex.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+
+#include "mxhr_config.h"
+#include "mxhr_redis.h"
+
+APLOG_USE_MODULE(mxhr);
+
+/* Publishes kept in mxhr:all: a server that falls further behind than
+ * this ends its streams, which resume from the channels' histories. */
+#define ALL_MAX "10000"
+/* Publishes read at once by a child. */
+#define READ_COUNT "256"
+/* A child's read blocks this long when nothing comes (ms). */
+#define READ_BLOCK 500
+#define BACKOFF_MIN apr_time_from_msec(100)
+#define BACKOFF_MAX apr_time_from_sec(5)
+/* Idle connections kept per child for requests. */
+#define IDLE_MAX 16
+/* A server is counted while it said so this recently (ms). */
+#define SERVER_TTL_MS 10000
+
+/* ---- Scripts --------------------------------------------------------- */
+
+#define LUA_COMMON \
+    "local function f(e, k)\n" \
+    "  for i = 1, #e, 2 do if e[i] == k then return e[i + 1] end end\n" \
+    "  return nil\n" \
+    "end\n" \
+    "local function now_us()\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n" \
+    "end\n" \
+    "local function epoch(now)\n" \
+    "  local e = redis.call('GET', 'mxhr:epoch')\n" \
+    "  if not e then\n" \
+    "    e = string.format('%.0f', now)\n" \
+    "    redis.call('SET', 'mxhr:epoch', e)\n" \
+    "  end\n" \
+    "  return e\n" \
+    "end\n" \
+    "local function seqof(id) return tonumber(string.match(id, '^(%d+)')) end\n" \
+    /* drops expired entries from the front (a few per call) */ \
+    "local function sweep(s, now, ht)\n" \
+    "  if ht <= 0 then return end\n" \
+    "  for i = 1, 64 do\n" \
+    "    local x = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)\n" \
+    "    if #x == 0 or tonumber(f(x[1][2], 't')) >= now - ht then return end\n" \
+    "    redis.call('XDEL', s, x[1][1])\n" \
+    "  end\n" \
+    "end\n" \
+    "local function subscribers(ck, now)\n" \
+    "  local ms = math.floor(now / 1000)\n" \
+    "  redis.call('ZREMRANGEBYSCORE', 'mxhr:servers', '-inf', ms)\n" \
+    "  local n = 0\n" \
+    "  for _, srv in ipairs(redis.call('ZRANGE', 'mxhr:servers', 0, -1)) do\n" \
+    "    n = n + tonumber(redis.call('HGET', 'mxhr:subs:' .. srv, ck) or '0')\n" \
+    "  end\n" \
+    "  return n\n" \
+    "end\n"
+
+/* KEYS: history, meta. ARGV: hist_max, hist_time (us), type, event,
+ * body, vhost, channel, ck. Returns epoch, seq, kept, subscribers,
+ * requested (us), now (us). */
+static const char lua_publish[] = LUA_COMMON
+    "local now = now_us()\n"
+    "local e = epoch(now)\n"
+    "local ts = string.format('%.0f', now)\n"
+    "local id = redis.call('INCR', 'mxhr:seq')\n"
+    "local sid = id .. '-0'\n"
+    "local prev = redis.call('HGET', KEYS[2], 'last') or '0'\n"
+    "redis.call('XADD', KEYS[1], sid, 't', ts, 'p', prev, 'c', ARGV[3],\n"
+    "           'e', ARGV[4], 'b', ARGV[5])\n"
+    "redis.call('HSET', KEYS[2], 'last', id, 'hm', ARGV[1], 'ht', ARGV[2])\n"
+    "redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])\n"
+    "sweep(KEYS[1], now, tonumber(ARGV[2]))\n"
+    "redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 1000)\n"
+    "redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', sid,\n"
+    "           'y', 'm', 'v', ARGV[6], 'n', ARGV[7], 't', ts,\n"
+    "           'hm', ARGV[1], 'ht', ARGV[2], 'c', ARGV[3], 'e', ARGV[4],\n"
+    "           'b', ARGV[5])\n"
+    "return {e, id, redis.call('XLEN', KEYS[1]), subscribers(ARGV[8], now),\n"
+    "        redis.call('HGET', KEYS[2], 'rq') or '0', ts}\n";
+
+/* KEYS: history, meta. ARGV: ck, forget, vhost, channel. Returns epoch,
+ * found, last, kept, subscribers, requested, now. */
+static const char lua_info[] = LUA_COMMON
+    "local now = now_us()\n"
+    "local e = epoch(now)\n"
+    "local ts = string.format('%.0f', now)\n"
+    "local last = redis.call('HGET', KEYS[2], 'last')\n"
+    "sweep(KEYS[1], now, tonumber(redis.call('HGET', KEYS[2], 'ht') or '0'))\n"
+    "local kept = redis.call('XLEN', KEYS[1])\n"
+    "local subs = subscribers(ARGV[1], now)\n"
+    "local rq = redis.call('HGET', KEYS[2], 'rq') or '0'\n"
+    "if not last or (kept == 0 and subs == 0) then return {e, 0} end\n"
+    "if ARGV[2] == '1' then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  local id = redis.call('INCR', 'mxhr:seq')\n"
+    "  redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', id .. '-0',\n"
+    "             'y', 'd', 'v', ARGV[3], 'n', ARGV[4])\n"
+    "end\n"
+    "return {e, 1, tonumber(last), kept, subs, rq, ts}\n";
+
+/* KEYS: history and meta of each channel. ARGV: mode, resume epoch,
+ * resume seq, replay, server, then ck and count of each channel.
+ * Returns epoch, seq, lost, then per channel a flat list of id, type,
+ * event, body. */
+static const char lua_start[] = LUA_COMMON
+    "local now = now_us()\n"
+    "local e = epoch(now)\n"
+    "local ts = string.format('%.0f', now)\n"
+    "local seq = tonumber(redis.call('GET', 'mxhr:seq') or '0')\n"
+    "local n = #KEYS / 2\n"
+    "local mode, L = ARGV[1], tonumber(ARGV[3])\n"
+    "local lost = 0\n"
+    "local kept = {}\n"
+    "local subs = 'mxhr:subs:' .. ARGV[5]\n"
+    "for i = 1, n do\n"
+    "  local s, m = KEYS[2 * i - 1], KEYS[2 * i]\n"
+    "  redis.call('HSET', m, 'rq', ts)\n"
+    "  redis.call('HSET', subs, ARGV[4 + 2 * i], ARGV[5 + 2 * i])\n"
+    "  local ht = tonumber(redis.call('HGET', m, 'ht') or '0')\n"
+    "  local x = {}\n"
+    "  if mode == '1' then\n"
+    "    x = redis.call('XRANGE', s, '-', '+')\n"
+    "  elseif mode == '2' then\n"
+    "    local r = redis.call('XREVRANGE', s, '+', '-', 'COUNT', ARGV[4])\n"
+    "    for j = #r, 1, -1 do x[#x + 1] = r[j] end\n"
+    "  end\n"
+    "  local k = {}\n"
+    "  for _, y in ipairs(x) do\n"
+    "    if ht <= 0 or tonumber(f(y[2], 't')) >= now - ht then k[#k + 1] = y end\n"
+    "  end\n"
+    "  kept[i] = k\n"
+    "  if mode == '1' then\n"
+    "    local dropped = tonumber(redis.call('HGET', m, 'last') or '0')\n"
+    "    if #k > 0 then dropped = tonumber(f(k[1][2], 'p')) end\n"
+    "    if L < dropped then lost = 1 end\n"
+    "  end\n"
+    "end\n"
+    "if mode == '1' and (ARGV[2] ~= e or L > seq) then lost = 1 end\n"
+    "redis.call('PEXPIRE', subs, " APR_STRINGIFY(SERVER_TTL_MS) " + 5000)\n"
+    "redis.call('ZADD', 'mxhr:servers', math.floor(now / 1000) + "
+        APR_STRINGIFY(SERVER_TTL_MS) ", ARGV[5])\n"
+    "local out = {e, seq, lost}\n"
+    "for i = 1, n do\n"
+    "  local l = {}\n"
+    "  for _, y in ipairs(kept[i]) do\n"
+    "    if mode ~= '1' or lost == 1 or seqof(y[1]) > L then\n"
+    "      l[#l + 1] = y[1]; l[#l + 1] = f(y[2], 'c') or ''\n"
+    "      l[#l + 1] = f(y[2], 'e') or ''; l[#l + 1] = f(y[2], 'b') or ''\n"
+    "    end\n"
+    "  end\n"
+    "  out[#out + 1] = l\n"
+    "end\n"
+    "return out\n";
+
+/* No KEYS. Returns epoch, seq. */
+static const char lua_hello[] = LUA_COMMON
+    "local e = epoch(now_us())\n"
+    "return {e, tonumber(redis.call('GET', 'mxhr:seq') or '0')}\n";
+
+/* ARGV: server, then ck and count of each channel with subscribers
+ * here. */
+static const char lua_counts[] = LUA_COMMON
+    "local now = now_us()\n"
+    "local k = 'mxhr:subs:' .. ARGV[1]\n"
+    "redis.call('DEL', k)\n"
+    "for i = 2, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end\n"
+    "redis.call('PEXPIRE', k, " APR_STRINGIFY(SERVER_TTL_MS) " + 5000)\n"
+    "redis.call('ZADD', 'mxhr:servers', math.floor(now / 1000) + "
+        APR_STRINGIFY(SERVER_TTL_MS) ", ARGV[1])\n"
+    "return 1\n";
+
+typedef struct {
+    const char *text;
+    char sha[APR_SHA1_DIGESTSIZE * 2 + 1];
+} script;
+
+static script s_publish = { lua_publish, "" };
+static script s_info = { lua_info, "" };
+static script s_start = { lua_start, "" };
+static script s_hello = { lua_hello, "" };
+static script s_counts = { lua_counts, "" };
+
+static void script_sha(script *sc)
+{
+    unsigned char d[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    int i;
+
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, sc->text, (unsigned int)strlen(sc->text));
+    apr_sha1_final(d, &ctx);
+    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
+        apr_snprintf(sc->sha + 2 * i, 3, "%02x", d[i]);
+    }
+}
+
+/* ---- Connections ----------------------------------------------------- */
+
+static struct {
+    server_rec *s;
+    apr_thread_mutex_t *lock;
+    redisContext *idle[IDLE_MAX];
+    int n_idle;
+    /* the reader */
+    apr_thread_t *thread;
+    volatile apr_uint32_t stop;
+    volatile int fd;            /* its socket, -1: none */
+} rc = { NULL, NULL, { NULL }, 0, NULL, 0, -1 };
+
+int mxhr_redis_enabled(void)
+{
+    return mxhr_config_redis() != NULL;
+}
+
+static struct timeval to_tv(apr_interval_time_t t)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (long)apr_time_sec(t);
+    tv.tv_usec = (long)apr_time_usec(t);
+    return tv;
+}
+
+/* Where Redis is, for the log (never its password). */
+static const char *where(apr_pool_t *p)
+{
+    const mxhr_redis_addr *a = mxhr_config_redis();
+
+    return a->path ? apr_pstrcat(p, "unix:", a->path, NULL)
+                   : apr_psprintf(p, "%s:%d", a->host, a->port);
+}
+
+/* Says Redis is unreachable: once per outage in the log; requests are
+ * refused at once until the back-off passes. */
+static void went_down(const char *why)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    apr_int64_t b;
+
+    if (!sh) {
+        return;
+    }
+    b = sh->backoff ? sh->backoff * 2 : BACKOFF_MIN;
+    if (b > BACKOFF_MAX) {
+        b = BACKOFF_MAX;
+    }
+    sh->backoff = b;
+    sh->retry_at = apr_time_now() + b;
+    apr_atomic_set32(&sh->up, 0);
+    if (apr_atomic_cas32(&sh->down_logged, 1, 0) == 0) {
+        apr_pool_t *p;
+
+        apr_pool_create(&p, NULL);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rc.s, MXHR_LOGNO(080)
+                     "Redis at %s is unreachable (%s): publishes and new "
+                     "subscriptions get 503 until it is back; open streams "
+                     "stay", where(p), why);
+        apr_pool_destroy(p);
+    }
+}
+
+static void came_up(void)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+
+    if (!sh || apr_atomic_read32(&sh->up)) {
+        return;
+    }
+    sh->backoff = 0;
+    sh->retry_at = 0;
+    apr_atomic_set32(&sh->up, 1);
+    if (apr_atomic_cas32(&sh->down_logged, 0, 1) == 1) {
+        apr_pool_t *p;
+
+        apr_pool_create(&p, NULL);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(081)
+                     "Redis at %s is reachable again", where(p));
+        apr_pool_destroy(p);
+    }
+}
+
+/* A new connection, authenticated and on its database; NULL with why
+ * (in p) when it fails. */
+static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
+                              const char **why)
+{
+    const mxhr_redis_addr *a = mxhr_config_redis();
+    struct timeval tv = to_tv(timeout);
+    redisContext *c;
+    redisReply *rep;
+
+    c = a->path ? redisConnectUnixWithTimeout(a->path, tv)
+                : redisConnectWithTimeout(a->host, a->port, tv);
+    if (!c || c->err) {
+        *why = c ? apr_pstrdup(p, c->errstr) : "out of memory";
+        if (c) {
+            redisFree(c);
+        }
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    if (a->password) {
+        rep = redisCommand(c, "AUTH %s", a->password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            *why = rep ? apr_pstrcat(p, "AUTH: ", rep->str, NULL)
+                       : apr_pstrdup(p, c->errstr);
+            goto fail;
+        }
+        freeReplyObject(rep);
+    }
+    if (a->db) {
+        rep = redisCommand(c, "SELECT %d", a->db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            *why = rep ? apr_pstrcat(p, "SELECT: ", rep->str, NULL)
+                       : apr_pstrdup(p, c->errstr);
+            goto fail;
+        }
+        freeReplyObject(rep);
+    }
+    return c;
+fail:
+    if (rep) {
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static redisContext *conn_get(apr_pool_t *p, const char **why)
+{
+    redisContext *c = NULL;
+
+    apr_thread_mutex_lock(rc.lock);
+    if (rc.n_idle) {
+        c = rc.idle[--rc.n_idle];
+    }
+    apr_thread_mutex_unlock(rc.lock);
+    return c ? c : rconnect(p, mxhr_config_redis_timeout(), why);
+}
+
+static void conn_put(redisContext *c)
+{
+    apr_thread_mutex_lock(rc.lock);
+    if (rc.n_idle < IDLE_MAX) {
+        rc.idle[rc.n_idle++] = c;
+        c = NULL;
+    }
+    apr_thread_mutex_unlock(rc.lock);
+    if (c) {
+        redisFree(c);
+    }
+}
+
+/* Runs a script on c (loading it once if Redis does not know it). NULL
+ * when the connection failed (c is then unusable). */
+static redisReply *eval(redisContext *c, script *sc, int nkeys,
+                        int nargs, const char **args, const size_t *lens)
+{
+    const char **argv = malloc((3 + nargs) * sizeof(*argv));
+    size_t *argl = malloc((3 + nargs) * sizeof(*argl));
+    char nk[16];
+    redisReply *rep = NULL;
+    int i, tries;
+
+    if (!argv || !argl) {
+        free(argv);
+        free(argl);
+        return NULL;
+    }
+    apr_snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[1] = sc->sha;
+    argl[1] = strlen(sc->sha);
+    argv[2] = nk;
+    argl[2] = strlen(nk);
+    for (i = 0; i < nargs; i++) {
+        argv[3 + i] = args[i];
+        argl[3 + i] = lens ? lens[i] : strlen(args[i]);
+    }
+    for (tries = 0; tries < 2; tries++) {
+        /* Redis forgets scripts when it restarts. */
+        argv[0] = tries ? "EVAL" : "EVALSHA";
+        argl[0] = strlen(argv[0]);
+        if (tries) {
+            argv[1] = sc->text;
+            argl[1] = strlen(sc->text);
+        }
+        rep = redisCommandArgv(c, 3 + nargs, argv, argl);
+        if (!rep || rep->type != REDIS_REPLY_ERROR
+            || strncmp(rep->str, "NOSCRIPT", 8) != 0) {
+            break;
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+    }
+    free(argv);
+    free(argl);
+    return rep;
+}
+
+/* Runs a script for a request: refused at once while Redis is known to
+ * be down (until the back-off passes), never waiting longer than
+ * MxhrRedisTimeout. NULL with *why and *rv otherwise. */
+static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
+                                int nargs, const char **args,
+                                const size_t *lens, const char **why,
+                                apr_status_t *rv)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    redisContext *c;
+    redisReply *rep;
+
+    *rv = MXHR_REDIS_DOWN;
+    if (!sh) {
+        *why = "the channel store is not ready";
+        return NULL;
+    }
+    if (!apr_atomic_read32(&sh->up) && sh->down_logged
+        && apr_time_now() < sh->retry_at) {
+        *why = "Redis is unreachable";
+        return NULL;
+    }
+    c = conn_get(r->pool, why);
+    if (!c) {
+        went_down(*why);
+        *why = apr_pstrcat(r->pool, "Redis is unreachable: ", *why, NULL);
+        return NULL;
+    }
+    rep = eval(c, sc, nkeys, nargs, args, lens);
+    if (!rep) {
+        *why = apr_pstrcat(r->pool, "Redis is unreachable: ",
+                           c->errstr[0] ? c->errstr : "no answer", NULL);
+        went_down(c->errstr[0] ? c->errstr : "no answer");
+        redisFree(c);
+        return NULL;
+    }
+    conn_put(c);
+    if (rep->type == REDIS_REPLY_ERROR) {
+        *rv = MXHR_REDIS_REFUSED;
+        *why = apr_pstrcat(r->pool, "Redis refused: ", rep->str, NULL);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(082)
+                      "%s", *why);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    came_up();
+    *rv = APR_SUCCESS;
+    return rep;
+}
+
+/* ---- Replies ---------------------------------------------------------- */
+
+static apr_uint64_t rnum(const redisReply *e)
+{
+    if (!e) {
+        return 0;
+    }
+    if (e->type == REDIS_REPLY_INTEGER) {
+        return e->integer > 0 ? (apr_uint64_t)e->integer : 0;
+    }
+    if (e->type == REDIS_REPLY_STRING) {
+        return apr_strtoi64(e->str, NULL, 10) > 0
+               ? (apr_uint64_t)apr_strtoi64(e->str, NULL, 10) : 0;
+    }
+    return 0;
+}
+
+static const redisReply *elem(const redisReply *a, size_t i)
+{
+    return a && a->type == REDIS_REPLY_ARRAY && i < a->elements
+           ? a->element[i] : NULL;
+}
+
+/* "<vhost length>:<vhost>:<channel>": no vhost/channel pair can be
+ * taken for another. */
+static const char *chan_key(apr_pool_t *p, const char *vhost,
+                            const char *name)
+{
+    return apr_psprintf(p, "%" APR_SIZE_T_FMT ":%s:%s", strlen(vhost), vhost,
+                        name);
+}
+
+static void fill_info(mxhr_chan_info *info, apr_uint64_t epoch,
+                      apr_uint64_t last, apr_uint64_t kept,
+                      apr_uint64_t subs, apr_uint64_t rq, apr_uint64_t now)
+{
+    info->store = epoch;
+    info->last_seq = last;
+    info->messages = (apr_uint32_t)kept;
+    info->subscribers = (apr_uint32_t)subs;
+    /* As a time of this server's clock, from Redis's. */
+    info->requested = rq ? apr_time_now() - (apr_time_t)(now - rq) : 0;
+}
+
+/* ---- Requests ---------------------------------------------------------- */
+
+apr_status_t mxhr_redis_publish(request_rec *r, const char *vhost,
+                                const char *name, int hist_max,
+                                apr_interval_time_t hist_time,
+                                const char *content_type, const char *event,
+                                const char *body, apr_size_t len,
+                                mxhr_chan_info *info, const char **why)
+{
+    const char *ck = chan_key(r->pool, vhost, name);
+    const char *args[10];
+    size_t lens[10];
+    redisReply *rep;
+    apr_status_t rv;
+    int i;
+
+    memset(info, 0, sizeof(*info));
+    args[0] = apr_pstrcat(r->pool, "mxhr:s:", ck, NULL);
+    args[1] = apr_pstrcat(r->pool, "mxhr:m:", ck, NULL);
+    args[2] = apr_psprintf(r->pool, "%d", hist_max > 0 ? hist_max : 1);
+    args[3] = apr_psprintf(r->pool, "%" APR_TIME_T_FMT, hist_time);
+    args[4] = content_type;
+    args[5] = event ? event : "";
+    args[6] = body;
+    args[7] = vhost;
+    args[8] = name;
+    args[9] = ck;
+    for (i = 0; i < 10; i++) {
+        lens[i] = i == 6 ? len : strlen(args[i]);
+    }
+    rep = request_eval(r, &s_publish, 2, 10, args, lens, why, &rv);
+    if (!rep) {
+        return rv;
+    }
+    fill_info(info, rnum(elem(rep, 0)), rnum(elem(rep, 1)),
+              rnum(elem(rep, 2)), rnum(elem(rep, 3)), rnum(elem(rep, 4)),
+              rnum(elem(rep, 5)));
+    info->id = info->last_seq;
+    freeReplyObject(rep);
+    if (!info->store || !info->id) {
+        *why = "Redis gave no id";
+        return MXHR_REDIS_REFUSED;
+    }
+    apr_atomic_inc64(&mxhr_store_redis()->out);
+    return APR_SUCCESS;
+}
+
+apr_status_t mxhr_redis_info(request_rec *r, const char *vhost,
+                             const char *name, int forget,
+                             mxhr_chan_info *info, const char **why)
+{
+    const char *ck = chan_key(r->pool, vhost, name);
+    const char *args[6];
+    redisReply *rep;
+    apr_status_t rv;
+
+    memset(info, 0, sizeof(*info));
+    args[0] = apr_pstrcat(r->pool, "mxhr:s:", ck, NULL);
+    args[1] = apr_pstrcat(r->pool, "mxhr:m:", ck, NULL);
+    args[2] = ck;
+    args[3] = forget ? "1" : "0";
+    args[4] = vhost;
+    args[5] = name;
+    rep = request_eval(r, &s_info, 2, 6, args, NULL, why, &rv);
+    if (!rep) {
+        return rv;
+    }
+    if (!rnum(elem(rep, 1))) {
+        freeReplyObject(rep);
+        return MXHR_STORE_NOTFOUND;
+    }
+    fill_info(info, rnum(elem(rep, 0)), rnum(elem(rep, 2)),
+              rnum(elem(rep, 3)), rnum(elem(rep, 4)), rnum(elem(rep, 5)),
+              rnum(elem(rep, 6)));
+    freeReplyObject(rep);
+    return APR_SUCCESS;
+}
+
+apr_status_t mxhr_redis_ready(request_rec *r, const char **why)
+{
+    redisReply *rep;
+    apr_status_t rv;
+
+    if (mxhr_store_id()) {
+        return APR_SUCCESS;
+    }
+    rep = request_eval(r, &s_hello, 0, 0, NULL, NULL, why, &rv);
+    if (!rep) {
+        return rv;
+    }
+    mxhr_store_adopt(rnum(elem(rep, 0)), rnum(elem(rep, 1)));
+    freeReplyObject(rep);
+    return APR_SUCCESS;
+}
+
+/* Merges the channels' lists (each in id order) into one block. */
+static mxhr_redis_backlog *backlog_from(const redisReply *rep, int n)
+{
+    apr_size_t bytes = 0, count = 0;
+    int i, *at;
+    mxhr_redis_backlog *b;
+    char *p;
+
+    for (i = 0; i < n; i++) {
+        const redisReply *l = elem(rep, 3 + i);
+        size_t j;
+
+        if (!l || l->type != REDIS_REPLY_ARRAY || l->elements % 4) {
+            return NULL;
+        }
+        for (j = 0; j < l->elements; j++) {
+            if (l->element[j]->type != REDIS_REPLY_STRING) {
+                return NULL;
+            }
+            bytes += l->element[j]->len + 1;
+        }
+        count += l->elements / 4;
+    }
+    b = malloc(sizeof(*b) + count * (sizeof(mxhr_msg) + sizeof(int))
+               + n * sizeof(int) + bytes + 8);
+    if (!b) {
+        return NULL;
+    }
+    b->epoch = rnum(elem(rep, 0));
+    b->seq = rnum(elem(rep, 1));
+    b->lost = rnum(elem(rep, 2)) != 0;
+    b->n = 0;
+    b->msgs = (mxhr_msg *)(b + 1);
+    b->chan = (int *)(b->msgs + count);
+    at = b->chan + count;
+    p = (char *)(at + n);
+    memset(at, 0, n * sizeof(int));
+    for (;;) {
+        apr_uint64_t best = 0;
+        int pick = -1;
+
+        for (i = 0; i < n; i++) {
+            const redisReply *l = elem(rep, 3 + i);
+
+            if ((size_t)at[i] * 4 < l->elements) {
+                apr_uint64_t id = rnum(l->element[at[i] * 4]);
+
+                if (pick < 0 || id < best) {
+                    best = id;
+                    pick = i;
+                }
+            }
+        }
+        if (pick < 0) {
+            break;
+        }
+        {
+            const redisReply *l = elem(rep, 3 + pick);
+            redisReply **e = l->element + at[pick] * 4;
+            mxhr_msg *m = &b->msgs[b->n];
+
+            m->seq = best;
+            m->content_type = memcpy(p, e[1]->str, e[1]->len + 1);
+            p += e[1]->len + 1;
+            m->event = memcpy(p, e[2]->str, e[2]->len + 1);
+            p += e[2]->len + 1;
+            m->body = memcpy(p, e[3]->str, e[3]->len + 1);
+            m->len = e[3]->len;
+            p += e[3]->len + 1;
+            b->chan[b->n++] = pick;
+            at[pick]++;
+        }
+    }
+    return b;
+}
+
+apr_status_t mxhr_redis_start(request_rec *r, const char *vhost,
+                              const char **ids, const apr_uint32_t *counts,
+                              int n, int mode, apr_uint64_t epoch,
+                              apr_uint64_t seq, int replay,
+                              mxhr_redis_backlog **out, const char **why)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    const char **args = apr_palloc(r->pool, (2 * n + 5 + 2 * n)
+                                            * sizeof(*args));
+    redisReply *rep;
+    apr_status_t rv;
+    int i, k = 0;
+
+    *out = NULL;
+    for (i = 0; i < n; i++) {
+        const char *ck = chan_key(r->pool, vhost, ids[i]);
+
+        args[k++] = apr_pstrcat(r->pool, "mxhr:s:", ck, NULL);
+        args[k++] = apr_pstrcat(r->pool, "mxhr:m:", ck, NULL);
+    }
+    args[k++] = apr_itoa(r->pool, mode);
+    args[k++] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, epoch);
+    args[k++] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seq);
+    args[k++] = apr_itoa(r->pool, replay > 0 ? replay : 1);
+    args[k++] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
+                             sh ? sh->server_id : 0);
+    for (i = 0; i < n; i++) {
+        args[k++] = chan_key(r->pool, vhost, ids[i]);
+        args[k++] = apr_psprintf(r->pool, "%u", counts[i]);
+    }
+    rep = request_eval(r, &s_start, 2 * n, k, args, NULL, why, &rv);
+    if (!rep) {
+        return rv;
+    }
+    *out = backlog_from(rep, n);
+    freeReplyObject(rep);
+    if (!*out) {
+        *why = "Redis gave an answer that is not understood";
+        return MXHR_REDIS_REFUSED;
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- The reader: one per child ----------------------------------------- */
+
+/* A field of a stream entry's flat field list. */
+static const redisReply *field(const redisReply *f, const char *name)
+{
+    size_t i;
+
+    for (i = 0; f && i + 1 < f->elements; i += 2) {
+        if (f->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(f->element[i]->str, name) == 0) {
+            return f->element[i + 1];
+        }
+    }
+    return NULL;
+}
+
+static const char *fstr(const redisReply *f, const char *name)
+{
+    const redisReply *v = field(f, name);
+
+    return v && v->type == REDIS_REPLY_STRING ? v->str : "";
+}
+
+/* Copies what XREAD gave into the store; 0 when Redis's epoch is not
+ * the store's any more. */
+static int mirror_entries(const redisReply *rep, apr_uint64_t epoch)
+{
+    const redisReply *entries = elem(elem(rep, 0), 1);
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    size_t i;
+
+    for (i = 0; entries && i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        const redisReply *f = elem(e, 1), *b;
+        mxhr_mirror_msg m;
+        int res;
+
+        if (!elem(e, 0) || !f || f->type != REDIS_REPLY_ARRAY) {
+            continue;
+        }
+        memset(&m, 0, sizeof(m));
+        m.epoch = epoch;
+        m.id = rnum(elem(e, 0));
+        m.kind = strcmp(fstr(f, "y"), "d") == 0 ? MXHR_MIRROR_DELETE
+                                                 : MXHR_MIRROR_MESSAGE;
+        m.vhost = fstr(f, "v");
+        m.name = fstr(f, "n");
+        m.content_type = fstr(f, "c");
+        m.event = *fstr(f, "e") ? fstr(f, "e") : NULL;
+        b = field(f, "b");
+        m.body = b && b->type == REDIS_REPLY_STRING ? b->str : "";
+        m.len = b && b->type == REDIS_REPLY_STRING ? b->len : 0;
+        m.hist_max = (int)rnum(field(f, "hm"));
+        m.hist_time = (apr_interval_time_t)rnum(field(f, "ht"));
+        m.time = (apr_time_t)rnum(field(f, "t"));
+        if (!m.time) {
+            m.time = apr_time_now();
+        }
+        res = mxhr_store_mirror(&m);
+        if (res == MXHR_MIRROR_EPOCH) {
+            return 0;
+        }
+        if (res == MXHR_MIRROR_GAP) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rc.s, MXHR_LOGNO(084)
+                         "publishes before %" APR_UINT64_T_FMT " were never "
+                         "read by this server (it fell behind Redis's list "
+                         "of the last " ALL_MAX "): streams that may have "
+                         "missed them end and resume", m.id);
+        }
+        if (res != MXHR_MIRROR_SKIPPED) {
+            apr_atomic_inc64(&sh->in);
+        }
+    }
+    return 1;
+}
+
+static int count_arg(void *ctx, const char *vhost, const char *name,
+                     apr_uint32_t n)
+{
+    apr_array_header_t *a = ctx;
+
+    APR_ARRAY_PUSH(a, const char *) = chan_key(a->pool, vhost, name);
+    APR_ARRAY_PUSH(a, const char *) = apr_psprintf(a->pool, "%u", n);
+    return 0;
+}
+
+/* Tells Redis this server's subscriber counts when they changed (at
+ * most every 200 ms) and that it is alive (every 3 s): publishes count
+ * every live server's subscribers. One child does it at a time. */
+static int write_counts(redisContext *c, apr_pool_t *p)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    apr_time_t now = apr_time_now(), at = sh->counts_at;
+    apr_uint32_t changes = mxhr_store_sub_changes();
+    apr_array_header_t *a;
+    redisReply *rep;
+
+    if (now - at < (changes != sh->counts_changes
+                    ? apr_time_from_msec(200) : apr_time_from_sec(3))
+        || apr_atomic_cas64((volatile apr_uint64_t *)&sh->counts_at,
+                            (apr_uint64_t)now, (apr_uint64_t)at)
+           != (apr_uint64_t)at) {
+        return 1;
+    }
+    a = apr_array_make(p, 64, sizeof(const char *));
+    APR_ARRAY_PUSH(a, const char *) = apr_psprintf(p, "%" APR_UINT64_T_FMT,
+                                                   sh->server_id);
+    if (mxhr_store_each_counted(count_arg, a, &changes) < 0) {
+        return 1;
+    }
+    rep = eval(c, &s_counts, 0, a->nelts, (const char **)a->elts, NULL);
+    if (!rep) {
+        sh->counts_at = 0;
+        return 0;
+    }
+    if (rep->type != REDIS_REPLY_ERROR) {
+        sh->counts_changes = changes;
+    }
+    freeReplyObject(rep);
+    return 1;
+}
+
+/* Sleeps for the back-off, waking early when the child stops. */
+static void backoff_sleep(void)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    apr_time_t until = apr_time_now()
+                       + (sh && sh->backoff ? sh->backoff : BACKOFF_MIN);
+
+    while (!rc.stop && apr_time_now() < until) {
+        apr_sleep(apr_time_from_msec(50));
+    }
+}
+
+static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
+{
+    mxhr_redis_shared *sh = mxhr_store_redis();
+    int connected_before = 0;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    while (!rc.stop) {
+        const char *why = NULL;
+        apr_uint64_t epoch;
+        redisContext *c;
+        redisReply *rep;
+
+        apr_pool_clear(p);
+        c = rconnect(p, mxhr_config_redis_timeout(), &why);
+        if (!c) {
+            went_down(why);
+            backoff_sleep();
+            continue;
+        }
+        /* Reads block for READ_BLOCK; more than that is a failure. */
+        redisSetTimeout(c, to_tv(apr_time_from_msec(READ_BLOCK)
+                                 + mxhr_config_redis_timeout()));
+        rc.fd = c->fd;
+        if (connected_before++) {
+            apr_atomic_inc64(&sh->reconnects);
+        }
+        rep = eval(c, &s_hello, 0, 0, NULL, NULL);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+            why = rep && rep->type == REDIS_REPLY_ERROR
+                  ? apr_pstrdup(p, rep->str) : "no answer";
+            goto lost;
+        }
+        epoch = rnum(elem(rep, 0));
+        if (mxhr_store_adopt(epoch, rnum(elem(rep, 1)))) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(083)
+                         "Redis has a new epoch (%" APR_UINT64_T_FMT "): it "
+                         "lost its data, or is another Redis; streams end "
+                         "and clients resuming are told their history is "
+                         "lost", epoch);
+        }
+        freeReplyObject(rep);
+        came_up();
+        while (!rc.stop) {
+            apr_pool_t *iter;
+
+            apr_pool_create(&iter, p);
+            if (!write_counts(c, iter)) {
+                apr_pool_destroy(iter);
+                why = "connection lost";
+                rep = NULL;
+                goto lost;
+            }
+            apr_pool_destroy(iter);
+            rep = redisCommand(c, "XREAD COUNT " READ_COUNT " BLOCK %d "
+                               "STREAMS mxhr:all %" APR_UINT64_T_FMT "-0",
+                               READ_BLOCK, mxhr_store_last_seq());
+            if (!rep || rep->type == REDIS_REPLY_ERROR) {
+                why = rep ? apr_pstrdup(p, rep->str)
+                          : apr_pstrdup(p, c->errstr);
+                goto lost;
+            }
+            came_up();
+            if (rep->type == REDIS_REPLY_NIL
+                || !mirror_entries(rep, epoch)
+                || mxhr_store_id() != epoch) {
+                /* Quiet, or the epoch moved: is it still Redis's? (A
+                 * Redis that restarted empty counts from 1 again, so
+                 * reads after our place find nothing.) */
+                freeReplyObject(rep);
+                rep = eval(c, &s_hello, 0, 0, NULL, NULL);
+                if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+                    why = "no answer";
+                    goto lost;
+                }
+                if (rnum(elem(rep, 0)) != epoch
+                    || mxhr_store_id() != epoch) {
+                    epoch = rnum(elem(rep, 0));
+                    if (mxhr_store_adopt(epoch, rnum(elem(rep, 1)))) {
+                        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s,
+                                     MXHR_LOGNO(083) "Redis has a new epoch "
+                                     "(%" APR_UINT64_T_FMT "): it lost its "
+                                     "data, or is another Redis; streams "
+                                     "end and clients resuming are told "
+                                     "their history is lost", epoch);
+                    }
+                }
+            }
+            freeReplyObject(rep);
+        }
+        rc.fd = -1;
+        redisFree(c);
+        break;
+lost:
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        rc.fd = -1;
+        redisFree(c);
+        if (!rc.stop) {
+            went_down(why ? why : "connection lost");
+            backoff_sleep();
+        }
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+/* Wakes the reader out of its blocking read and lets it go. */
+static void reader_stop(void)
+{
+    int fd = rc.fd;
+
+    rc.stop = 1;
+    if (fd >= 0) {
+        shutdown(fd, SHUT_RDWR);
+    }
+}
+
+static apr_status_t redis_child_exit(void *data)
+{
+    apr_status_t rv;
+    int i;
+
+    reader_stop();
+    if (rc.thread) {
+        apr_thread_join(&rv, rc.thread);
+        rc.thread = NULL;
+    }
+    for (i = 0; i < rc.n_idle; i++) {
+        redisFree(rc.idle[i]);
+    }
+    rc.n_idle = 0;
+    return APR_SUCCESS;
+}
+
+void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!mxhr_redis_enabled() || !mxhr_store_redis()) {
+        return;
+    }
+    rc.s = s;
+    rc.stop = 0;
+    rc.fd = -1;
+    rc.n_idle = 0;
+    script_sha(&s_publish);
+    script_sha(&s_info);
+    script_sha(&s_start);
+    script_sha(&s_hello);
+    script_sha(&s_counts);
+    apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    rv = apr_thread_create(&rc.thread, NULL, reader_main, NULL, pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MXHR_LOGNO(085)
+                     "cannot start the thread that reads Redis; this child "
+                     "delivers no channel messages");
+        rc.thread = NULL;
+        return;
+    }
+    apr_pool_cleanup_register(pchild, NULL, redis_child_exit,
+                              apr_pool_cleanup_null);
+}
+
+static void redis_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    if (rc.thread) {
+        reader_stop();
+    }
+}
+
+void mxhr_redis_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_stopping(redis_child_stopping, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+}
