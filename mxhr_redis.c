@@ -48,8 +48,10 @@ APLOG_USE_MODULE(mxhr);
 /* Publishes kept in mxhr:all: a server that falls further behind than
  * this ends its streams, which resume from the channels' histories. */
 #define ALL_MAX "10000"
-/* Publishes read at once by a child. */
-#define READ_COUNT "256"
+/* Publishes read at once by a child; fewer after a batch of big ones,
+ * so that one read never holds more than about READ_BYTES. */
+#define READ_COUNT 256
+#define READ_BYTES (8 * 1024 * 1024)
 /* A child's read blocks this long when nothing comes (ms). */
 #define READ_BLOCK 500
 #define BACKOFF_MIN apr_time_from_msec(100)
@@ -157,7 +159,8 @@ static const char lua_start[] = LUA_COMMON
     "local subs = 'mxhr:subs:' .. ARGV[5]\n"
     "for i = 1, n do\n"
     "  local s, m = KEYS[2 * i - 1], KEYS[2 * i]\n"
-    "  redis.call('HSET', m, 'rq', ts)\n"
+    /* only channels that exist: a subscriber cannot make keys */ \
+    "  if redis.call('EXISTS', m) == 1 then redis.call('HSET', m, 'rq', ts) end\n"
     "  redis.call('HSET', subs, ARGV[4 + 2 * i], ARGV[5 + 2 * i])\n"
     "  local ht = tonumber(redis.call('HGET', m, 'ht') or '0')\n"
     "  local x = {}\n"
@@ -383,6 +386,7 @@ static redisContext *conn_get(apr_pool_t *p, const char **why)
 
 static void conn_put(redisContext *c)
 {
+    redisSetTimeout(c, to_tv(mxhr_config_redis_timeout()));
     apr_thread_mutex_lock(rc.lock);
     if (rc.n_idle < IDLE_MAX) {
         rc.idle[rc.n_idle++] = c;
@@ -394,10 +398,12 @@ static void conn_put(redisContext *c)
     }
 }
 
-/* Runs a script on c (loading it once if Redis does not know it). NULL
- * when the connection failed (c is then unusable). */
+/* Runs a script on c (loading it once if Redis does not know it),
+ * within deadline (0: the connection's timeout). NULL when the
+ * connection failed or the time ran out (c is then unusable). */
 static redisReply *eval(redisContext *c, script *sc, int nkeys,
-                        int nargs, const char **args, const size_t *lens)
+                        int nargs, const char **args, const size_t *lens,
+                        apr_time_t deadline)
 {
     const char **argv = malloc((3 + nargs) * sizeof(*argv));
     size_t *argl = malloc((3 + nargs) * sizeof(*argl));
@@ -423,6 +429,14 @@ static redisReply *eval(redisContext *c, script *sc, int nkeys,
         /* Redis forgets scripts when it restarts. */
         argv[0] = tries ? "EVAL" : "EVALSHA";
         argl[0] = strlen(argv[0]);
+        if (deadline) {
+            apr_time_t left = deadline - apr_time_now();
+
+            if (left < apr_time_from_msec(1)) {
+                break;
+            }
+            redisSetTimeout(c, to_tv(left));
+        }
         if (tries) {
             argv[1] = sc->text;
             argl[1] = strlen(sc->text);
@@ -449,6 +463,7 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
                                 apr_status_t *rv)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
+    apr_time_t deadline = apr_time_now() + mxhr_config_redis_timeout();
     redisContext *c;
     redisReply *rep;
 
@@ -468,7 +483,9 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
         *why = apr_pstrcat(r->pool, "Redis is unreachable: ", *why, NULL);
         return NULL;
     }
-    rep = eval(c, sc, nkeys, nargs, args, lens);
+    /* The connection's time counts too: never longer than the
+     * timeout in all. */
+    rep = eval(c, sc, nkeys, nargs, args, lens, deadline);
     if (!rep) {
         *why = apr_pstrcat(r->pool, "Redis is unreachable: ",
                            c->errstr[0] ? c->errstr : "no answer", NULL);
@@ -773,8 +790,10 @@ static const char *fstr(const redisReply *f, const char *name)
 
 /* Copies what XREAD gave into the store; 0 when Redis's epoch is not
  * the store's any more. */
-static int mirror_entries(const redisReply *rep, apr_uint64_t epoch)
+static int mirror_entries(const redisReply *rep, apr_uint64_t epoch,
+                          int *count)
 {
+    apr_size_t bytes = 0;
     const redisReply *entries = elem(elem(rep, 0), 1);
     mxhr_redis_shared *sh = mxhr_store_redis();
     size_t i;
@@ -806,6 +825,7 @@ static int mirror_entries(const redisReply *rep, apr_uint64_t epoch)
         if (!m.time) {
             m.time = apr_time_now();
         }
+        bytes += m.len;
         res = mxhr_store_mirror(&m);
         if (res == MXHR_MIRROR_EPOCH) {
             return 0;
@@ -820,6 +840,12 @@ static int mirror_entries(const redisReply *rep, apr_uint64_t epoch)
         if (res != MXHR_MIRROR_SKIPPED) {
             apr_atomic_inc64(&sh->in);
         }
+    }
+    if (entries && entries->elements) {
+        apr_size_t each = bytes / entries->elements + 1;
+
+        *count = each * READ_COUNT > READ_BYTES
+                 ? (int)(READ_BYTES / each) + 1 : READ_COUNT;
     }
     return 1;
 }
@@ -858,7 +884,8 @@ static int write_counts(redisContext *c, apr_pool_t *p)
     if (mxhr_store_each_counted(count_arg, a, &changes) < 0) {
         return 1;
     }
-    rep = eval(c, &s_counts, 0, a->nelts, (const char **)a->elts, NULL);
+    rep = eval(c, &s_counts, 0, a->nelts, (const char **)a->elts, NULL,
+               0);
     if (!rep) {
         sh->counts_at = 0;
         return 0;
@@ -885,7 +912,7 @@ static void backoff_sleep(void)
 static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    int connected_before = 0;
+    int connected_before = 0, count = READ_COUNT;
     apr_pool_t *p;
 
     apr_pool_create(&p, NULL);
@@ -909,7 +936,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
         if (connected_before++) {
             apr_atomic_inc64(&sh->reconnects);
         }
-        rep = eval(c, &s_hello, 0, 0, NULL, NULL);
+        rep = eval(c, &s_hello, 0, 0, NULL, NULL, 0);
         if (!rep || rep->type != REDIS_REPLY_ARRAY) {
             why = rep && rep->type == REDIS_REPLY_ERROR
                   ? apr_pstrdup(p, rep->str) : "no answer";
@@ -936,9 +963,9 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
                 goto lost;
             }
             apr_pool_destroy(iter);
-            rep = redisCommand(c, "XREAD COUNT " READ_COUNT " BLOCK %d "
-                               "STREAMS mxhr:all %" APR_UINT64_T_FMT "-0",
-                               READ_BLOCK, mxhr_store_last_seq());
+            rep = redisCommand(c, "XREAD COUNT %d BLOCK %d STREAMS mxhr:all "
+                               "%" APR_UINT64_T_FMT "-0", count, READ_BLOCK,
+                               mxhr_store_last_seq());
             if (!rep || rep->type == REDIS_REPLY_ERROR) {
                 why = rep ? apr_pstrdup(p, rep->str)
                           : apr_pstrdup(p, c->errstr);
@@ -946,13 +973,13 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
             }
             came_up();
             if (rep->type == REDIS_REPLY_NIL
-                || !mirror_entries(rep, epoch)
+                || !mirror_entries(rep, epoch, &count)
                 || mxhr_store_id() != epoch) {
                 /* Quiet, or the epoch moved: is it still Redis's? (A
                  * Redis that restarted empty counts from 1 again, so
                  * reads after our place find nothing.) */
                 freeReplyObject(rep);
-                rep = eval(c, &s_hello, 0, 0, NULL, NULL);
+                rep = eval(c, &s_hello, 0, 0, NULL, NULL, 0);
                 if (!rep || rep->type != REDIS_REPLY_ARRAY) {
                     why = "no answer";
                     goto lost;
