@@ -12,7 +12,7 @@ for what in "$@"; do
                     libmime-tools-perl libwww-perl curl openssl
                     libio-socket-ssl-perl redis-server) ;;
     browser) pkgs+=(chromium fonts-dejavu-core nodejs npm) ;;
-    bench)   pkgs+=(nginx-light libnginx-mod-nchan) ;;
+    bench)   pkgs+=(nginx-light libnginx-mod-nchan redis-server) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
     esac
 done

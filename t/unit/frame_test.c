@@ -634,6 +634,38 @@ int main(void)
             snprintf(buf, sizeof(buf), "redis url '%s' refused", bad[i]);
             ok(mxhr_redis_url_parse(p, bad[i], &a) != NULL, buf);
         }
+        /* fuzz: whatever is accepted names a host and a port in range,
+         * or an absolute socket path */
+        {
+            static const char pool[] = "redis:/unix@[]:0123456789ah x";
+            int k, j, badf = 0;
+
+            for (k = 0; k < 20000; k++) {
+                int len = rand() % 40;
+                char *u = malloc(len + 9);
+
+                if (!u) {
+                    abort();
+                }
+                j = 0;
+                if (rand() % 2) {
+                    memcpy(u, "redis://", 8);
+                    j = 8;
+                }
+                for (; j < len + 8; j++) {
+                    u[j] = pool[rand() % (sizeof(pool) - 1)];
+                }
+                u[j] = '\0';
+                if (mxhr_redis_url_parse(p, u, &a) == NULL
+                    && !(a.path ? a.path[0] == '/'
+                                : a.host && *a.host && a.port > 0
+                                  && a.port < 65536 && a.db >= 0)) {
+                    badf++;
+                }
+                free(u);
+            }
+            ok(badf == 0, "20000 fuzzed Redis URLs: accepted ones are whole");
+        }
     }
 
     printf("1..%d\n", tests_run);
