@@ -22,6 +22,8 @@
  * cannot part.
  */
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -914,7 +916,12 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
     mxhr_redis_shared *sh = mxhr_store_redis();
     int connected_before = 0, count = READ_COUNT;
     apr_pool_t *p;
+    sigset_t all;
 
+    /* Signals are for the MPM's thread: a prefork child must see its
+     * graceful stop there, not here. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     apr_pool_create(&p, NULL);
     while (!rc.stop) {
         const char *why = NULL;
