@@ -278,6 +278,8 @@ static const char *where(apr_pool_t *p)
                    : apr_psprintf(p, "%s:%d", a->host, a->port);
 }
 
+static void conn_drop_idle(void);
+
 /* Says Redis is unreachable: once per outage in the log; requests are
  * refused at once until the back-off passes. */
 static void went_down(const char *why)
@@ -295,6 +297,7 @@ static void went_down(const char *why)
     sh->backoff = b;
     sh->retry_at = apr_time_now() + b;
     apr_atomic_set32(&sh->up, 0);
+    conn_drop_idle();
     if (apr_atomic_cas32(&sh->down_logged, 1, 0) == 0) {
         apr_pool_t *p;
 
@@ -374,7 +377,9 @@ fail:
     return NULL;
 }
 
-static redisContext *conn_get(apr_pool_t *p, const char **why)
+/* An idle connection (*reused set), or a new one. */
+static redisContext *conn_get(apr_pool_t *p, apr_interval_time_t timeout,
+                              int *reused, const char **why)
 {
     redisContext *c = NULL;
 
@@ -383,7 +388,27 @@ static redisContext *conn_get(apr_pool_t *p, const char **why)
         c = rc.idle[--rc.n_idle];
     }
     apr_thread_mutex_unlock(rc.lock);
-    return c ? c : rconnect(p, mxhr_config_redis_timeout(), why);
+    *reused = c != NULL;
+    return c ? c : rconnect(p, timeout, why);
+}
+
+/* Closes the idle connections: after an outage they lead nowhere. */
+static void conn_drop_idle(void)
+{
+    redisContext *idle[IDLE_MAX];
+    int n, i;
+
+    if (!rc.lock) {
+        return;
+    }
+    apr_thread_mutex_lock(rc.lock);
+    n = rc.n_idle;
+    memcpy(idle, rc.idle, n * sizeof(idle[0]));
+    rc.n_idle = 0;
+    apr_thread_mutex_unlock(rc.lock);
+    for (i = 0; i < n; i++) {
+        redisFree(idle[i]);
+    }
 }
 
 static void conn_put(redisContext *c)
@@ -479,15 +504,26 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
         *why = "Redis is unreachable";
         return NULL;
     }
-    c = conn_get(r->pool, why);
-    if (!c) {
-        went_down(*why);
-        *why = apr_pstrcat(r->pool, "Redis is unreachable: ", *why, NULL);
-        return NULL;
+    for (;;) {
+        int reused;
+
+        c = conn_get(r->pool, mxhr_config_redis_timeout(), &reused, why);
+        if (!c) {
+            went_down(*why);
+            *why = apr_pstrcat(r->pool, "Redis is unreachable: ", *why,
+                               NULL);
+            return NULL;
+        }
+        /* The connection's time counts too: never longer than the
+         * timeout in all. */
+        rep = eval(c, sc, nkeys, nargs, args, lens, deadline);
+        if (rep || !reused || apr_time_now() >= deadline) {
+            break;
+        }
+        /* An idle connection that Redis closed meanwhile (it restarted,
+         * or its timeout): once more on a new one. */
+        redisFree(c);
     }
-    /* The connection's time counts too: never longer than the
-     * timeout in all. */
-    rep = eval(c, sc, nkeys, nargs, args, lens, deadline);
     if (!rep) {
         *why = apr_pstrcat(r->pool, "Redis is unreachable: ",
                            c->errstr[0] ? c->errstr : "no answer", NULL);
