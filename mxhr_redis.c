@@ -22,6 +22,7 @@
  * cannot part.
  */
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ APLOG_USE_MODULE(mxhr);
 
 /* Publishes kept in mxhr:all: a server that falls further behind than
  * this ends its streams, which resume from the channels' histories. */
-#define ALL_MAX "10000"
+#define ALL_MAX "2000"
 /* Publishes read at once by a child; fewer after a batch of big ones,
  * so that one read never holds more than about READ_BYTES. */
 #define READ_COUNT 256
@@ -60,6 +61,9 @@ APLOG_USE_MODULE(mxhr);
 #define BACKOFF_MAX apr_time_from_sec(5)
 /* Idle connections kept per child for requests. */
 #define IDLE_MAX 16
+/* The most a subscription's start reads from Redis (bytes of bodies):
+ * beyond, its newest messages, and "lost". */
+#define BACKLOG_MAX (8 * 1024 * 1024)
 /* A server is counted while it said so this recently (ms). */
 #define SERVER_TTL_MS 10000
 
@@ -119,7 +123,7 @@ static const char lua_publish[] = LUA_COMMON
     "sweep(KEYS[1], now, tonumber(ARGV[2]))\n"
     "redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 1000)\n"
     "redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', sid,\n"
-    "           'y', 'm', 'v', ARGV[6], 'n', ARGV[7], 't', ts,\n"
+    "           'y', 'm', 'x', e, 'v', ARGV[6], 'n', ARGV[7], 't', ts,\n"
     "           'hm', ARGV[1], 'ht', ARGV[2], 'c', ARGV[3], 'e', ARGV[4],\n"
     "           'b', ARGV[5])\n"
     "return {e, id, redis.call('XLEN', KEYS[1]), subscribers(ARGV[8], now),\n"
@@ -141,14 +145,15 @@ static const char lua_info[] = LUA_COMMON
     "  redis.call('DEL', KEYS[1])\n"
     "  local id = redis.call('INCR', 'mxhr:seq')\n"
     "  redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', id .. '-0',\n"
-    "             'y', 'd', 'v', ARGV[3], 'n', ARGV[4])\n"
+    "             'y', 'd', 'x', e, 'v', ARGV[3], 'n', ARGV[4])\n"
     "end\n"
     "return {e, 1, tonumber(last), kept, subs, rq, ts}\n";
 
 /* KEYS: history and meta of each channel. ARGV: mode, resume epoch,
- * resume seq, replay, server, then ck and count of each channel.
- * Returns epoch, seq, lost, then per channel a flat list of id, type,
- * event, body. */
+ * resume seq, replay, server, byte cap, then ck and count of each
+ * channel. Returns epoch, seq, lost, then per channel a flat list of
+ * id, type, event, body. A start of more than the cap keeps its newest
+ * messages and says "lost": it is bounded, and honest. */
 static const char lua_start[] = LUA_COMMON
     "local now = now_us()\n"
     "local e = epoch(now)\n"
@@ -156,30 +161,19 @@ static const char lua_start[] = LUA_COMMON
     "local seq = tonumber(redis.call('GET', 'mxhr:seq') or '0')\n"
     "local n = #KEYS / 2\n"
     "local mode, L = ARGV[1], tonumber(ARGV[3])\n"
+    "local cap = tonumber(ARGV[6]) / n\n"
     "local lost = 0\n"
-    "local kept = {}\n"
     "local subs = 'mxhr:subs:' .. ARGV[5]\n"
     "for i = 1, n do\n"
     "  local s, m = KEYS[2 * i - 1], KEYS[2 * i]\n"
-    /* only channels that exist: a subscriber cannot make keys */ \
+    /* only channels that exist: a subscriber cannot make keys */
     "  if redis.call('EXISTS', m) == 1 then redis.call('HSET', m, 'rq', ts) end\n"
-    "  redis.call('HSET', subs, ARGV[4 + 2 * i], ARGV[5 + 2 * i])\n"
-    "  local ht = tonumber(redis.call('HGET', m, 'ht') or '0')\n"
-    "  local x = {}\n"
+    "  redis.call('HSET', subs, ARGV[5 + 2 * i], ARGV[6 + 2 * i])\n"
     "  if mode == '1' then\n"
-    "    x = redis.call('XRANGE', s, '-', '+')\n"
-    "  elseif mode == '2' then\n"
-    "    local r = redis.call('XREVRANGE', s, '+', '-', 'COUNT', ARGV[4])\n"
-    "    for j = #r, 1, -1 do x[#x + 1] = r[j] end\n"
-    "  end\n"
-    "  local k = {}\n"
-    "  for _, y in ipairs(x) do\n"
-    "    if ht <= 0 or tonumber(f(y[2], 't')) >= now - ht then k[#k + 1] = y end\n"
-    "  end\n"
-    "  kept[i] = k\n"
-    "  if mode == '1' then\n"
+    "    sweep(s, now, tonumber(redis.call('HGET', m, 'ht') or '0'))\n"
+    "    local x = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)\n"
     "    local dropped = tonumber(redis.call('HGET', m, 'last') or '0')\n"
-    "    if #k > 0 then dropped = tonumber(f(k[1][2], 'p')) end\n"
+    "    if #x > 0 then dropped = tonumber(f(x[1][2], 'p')) end\n"
     "    if L < dropped then lost = 1 end\n"
     "  end\n"
     "end\n"
@@ -187,23 +181,59 @@ static const char lua_start[] = LUA_COMMON
     "redis.call('PEXPIRE', subs, " APR_STRINGIFY(SERVER_TTL_MS) " + 5000)\n"
     "redis.call('ZADD', 'mxhr:servers', math.floor(now / 1000) + "
         APR_STRINGIFY(SERVER_TTL_MS) ", ARGV[5])\n"
-    "local out = {e, seq, lost}\n"
+    "local out = {e, seq, 0}\n"
     "for i = 1, n do\n"
-    "  local l = {}\n"
-    "  for _, y in ipairs(kept[i]) do\n"
-    "    if mode ~= '1' or lost == 1 or seqof(y[1]) > L then\n"
-    "      l[#l + 1] = y[1]; l[#l + 1] = f(y[2], 'c') or ''\n"
-    "      l[#l + 1] = f(y[2], 'e') or ''; l[#l + 1] = f(y[2], 'b') or ''\n"
+    "  local s, m = KEYS[2 * i - 1], KEYS[2 * i]\n"
+    "  local ht = tonumber(redis.call('HGET', m, 'ht') or '0')\n"
+    "  local x = {}\n"
+    "  if mode == '1' and lost == 0 then\n"
+    "    x = redis.call('XRANGE', s, '(' .. string.format('%.0f', L) .. '-0', '+')\n"
+    "  elseif mode == '1' then\n"
+    "    x = redis.call('XRANGE', s, '-', '+')\n"
+    "  elseif mode == '2' then\n"
+    "    x = redis.call('XREVRANGE', s, '+', '-', 'COUNT', ARGV[4])\n"
+    "    local r = {}\n"
+    "    for j = #x, 1, -1 do r[#r + 1] = x[j] end\n"
+    "    x = r\n"
+    "  end\n"
+    /* the newest first, up to the cap; expired ones are not kept */
+    "  local k, bytes = {}, 0\n"
+    "  for j = #x, 1, -1 do\n"
+    "    local y = x[j]\n"
+    "    if ht <= 0 or tonumber(f(y[2], 't')) >= now - ht then\n"
+    "      local b = #(f(y[2], 'b') or '')\n"
+    "      if bytes + b > cap and #k > 0 then\n"
+    "        if mode == '1' then lost = 1 end\n"
+    "        break\n"
+    "      end\n"
+    "      bytes = bytes + b\n"
+    "      k[#k + 1] = y\n"
     "    end\n"
+    "  end\n"
+    "  local l = {}\n"
+    "  for j = #k, 1, -1 do\n"
+    "    local y = k[j]\n"
+    "    l[#l + 1] = y[1]; l[#l + 1] = f(y[2], 'c') or ''\n"
+    "    l[#l + 1] = f(y[2], 'e') or ''; l[#l + 1] = f(y[2], 'b') or ''\n"
     "  end\n"
     "  out[#out + 1] = l\n"
     "end\n"
+    "out[3] = lost\n"
     "return out\n";
 
-/* No KEYS. Returns epoch, seq. */
+/* ARGV: the newest seq this server has. Returns epoch, seq. A Redis
+ * whose counter is behind what a server saw came back without its last
+ * writes (an RDB restore, a lagging replica): its ids would be given
+ * twice, so it starts a new epoch (clients resuming are told "lost"). */
 static const char lua_hello[] = LUA_COMMON
-    "local e = epoch(now_us())\n"
-    "return {e, tonumber(redis.call('GET', 'mxhr:seq') or '0')}\n";
+    "local now = now_us()\n"
+    "local e = epoch(now)\n"
+    "local seq = tonumber(redis.call('GET', 'mxhr:seq') or '0')\n"
+    "if ARGV[1] == e and tonumber(ARGV[2]) > seq then\n"
+    "  e = string.format('%.0f', now)\n"
+    "  redis.call('SET', 'mxhr:epoch', e)\n"
+    "end\n"
+    "return {e, seq}\n";
 
 /* ARGV: server, then ck and count of each channel with subscribers
  * here. */
@@ -250,10 +280,11 @@ static struct {
     redisContext *idle[IDLE_MAX];
     int n_idle;
     /* the reader */
+    apr_pool_t *pool;           /* its thread's, apart from pchild */
     apr_thread_t *thread;
     volatile apr_uint32_t stop;
     volatile int fd;            /* its socket, -1: none */
-} rc = { NULL, NULL, { NULL }, 0, NULL, 0, -1 };
+} rc = { NULL, NULL, { NULL }, 0, NULL, NULL, 0, -1 };
 
 int mxhr_redis_enabled(void)
 {
@@ -335,6 +366,7 @@ static void came_up(void)
 static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
                               const char **why)
 {
+    apr_time_t deadline = apr_time_now() + timeout;
     const mxhr_redis_addr *a = mxhr_config_redis();
     struct timeval tv = to_tv(timeout);
     redisContext *c;
@@ -349,7 +381,13 @@ static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
         }
         return NULL;
     }
-    redisSetTimeout(c, tv);
+    /* AUTH and SELECT within what is left of the timeout. */
+    if (deadline - apr_time_now() < apr_time_from_msec(1)) {
+        *why = "timed out";
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, to_tv(deadline - apr_time_now()));
     if (a->password) {
         rep = redisCommand(c, "AUTH %s", a->password);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
@@ -358,6 +396,8 @@ static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
             goto fail;
         }
         freeReplyObject(rep);
+        redisSetTimeout(c, to_tv(deadline - apr_time_now() > 1000
+                                 ? deadline - apr_time_now() : 1000));
     }
     if (a->db) {
         rep = redisCommand(c, "SELECT %d", a->db);
@@ -368,6 +408,7 @@ static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
         }
         freeReplyObject(rep);
     }
+    redisSetTimeout(c, tv);
     return c;
 fail:
     if (rep) {
@@ -383,12 +424,30 @@ static redisContext *conn_get(apr_pool_t *p, apr_interval_time_t timeout,
 {
     redisContext *c = NULL;
 
-    apr_thread_mutex_lock(rc.lock);
-    if (rc.n_idle) {
-        c = rc.idle[--rc.n_idle];
+    for (;;) {
+        struct pollfd pfd;
+
+        apr_thread_mutex_lock(rc.lock);
+        c = rc.n_idle ? rc.idle[--rc.n_idle] : NULL;
+        apr_thread_mutex_unlock(rc.lock);
+        if (!c) {
+            break;
+        }
+        /* An idle connection has nothing to read: if it has, Redis
+         * closed it (a restart, its timeout). */
+        pfd.fd = c->fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 0) == 0) {
+            break;
+        }
+        redisFree(c);
     }
-    apr_thread_mutex_unlock(rc.lock);
     *reused = c != NULL;
+    if (!c && timeout < apr_time_from_msec(1)) {
+        *why = "timed out";
+        return NULL;
+    }
     return c ? c : rconnect(p, timeout, why);
 }
 
@@ -507,7 +566,7 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
     for (;;) {
         int reused;
 
-        c = conn_get(r->pool, mxhr_config_redis_timeout(), &reused, why);
+        c = conn_get(r->pool, deadline - apr_time_now(), &reused, why);
         if (!c) {
             went_down(*why);
             *why = apr_pstrcat(r->pool, "Redis is unreachable: ", *why,
@@ -675,7 +734,11 @@ apr_status_t mxhr_redis_ready(request_rec *r, const char **why)
     if (mxhr_store_id()) {
         return APR_SUCCESS;
     }
-    rep = request_eval(r, &s_hello, 0, 0, NULL, NULL, why, &rv);
+    {
+        const char *args[2] = { "0", "0" };
+
+        rep = request_eval(r, &s_hello, 0, 2, args, NULL, why, &rv);
+    }
     if (!rep) {
         return rv;
     }
@@ -767,7 +830,7 @@ apr_status_t mxhr_redis_start(request_rec *r, const char *vhost,
                               mxhr_redis_backlog **out, const char **why)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    const char **args = apr_palloc(r->pool, (2 * n + 5 + 2 * n)
+    const char **args = apr_palloc(r->pool, (2 * n + 6 + 2 * n)
                                             * sizeof(*args));
     redisReply *rep;
     apr_status_t rv;
@@ -786,6 +849,7 @@ apr_status_t mxhr_redis_start(request_rec *r, const char *vhost,
     args[k++] = apr_itoa(r->pool, replay > 0 ? replay : 1);
     args[k++] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
                              sh ? sh->server_id : 0);
+    args[k++] = apr_itoa(r->pool, BACKLOG_MAX);
     for (i = 0; i < n; i++) {
         args[k++] = chan_key(r->pool, vhost, ids[i]);
         args[k++] = apr_psprintf(r->pool, "%u", counts[i]);
@@ -846,7 +910,9 @@ static int mirror_entries(const redisReply *rep, apr_uint64_t epoch,
             continue;
         }
         memset(&m, 0, sizeof(m));
-        m.epoch = epoch;
+        /* Written under the epoch of its time: one of another epoch
+         * (a FLUSHDB, a Redis that lost its data) is not ours. */
+        m.epoch = field(f, "x") ? rnum(field(f, "x")) : epoch;
         m.id = rnum(elem(e, 0));
         m.kind = strcmp(fstr(f, "y"), "d") == 0 ? MXHR_MIRROR_DELETE
                                                  : MXHR_MIRROR_MESSAGE;
@@ -859,10 +925,9 @@ static int mirror_entries(const redisReply *rep, apr_uint64_t epoch,
         m.len = b && b->type == REDIS_REPLY_STRING ? b->len : 0;
         m.hist_max = (int)rnum(field(f, "hm"));
         m.hist_time = (apr_interval_time_t)rnum(field(f, "ht"));
-        m.time = (apr_time_t)rnum(field(f, "t"));
-        if (!m.time) {
-            m.time = apr_time_now();
-        }
+        /* Its age counts from now, by this server's clock: a Redis
+         * whose clock is off must not expire what just came. */
+        m.time = apr_time_now();
         bytes += m.len;
         res = mxhr_store_mirror(&m);
         if (res == MXHR_MIRROR_EPOCH) {
@@ -935,6 +1000,16 @@ static int write_counts(redisContext *c, apr_pool_t *p)
     return 1;
 }
 
+/* Redis's epoch and seq, told where this server is. */
+static redisReply *hello(redisContext *c, apr_pool_t *p)
+{
+    const char *args[2];
+
+    args[0] = apr_psprintf(p, "%" APR_UINT64_T_FMT, mxhr_store_id());
+    args[1] = apr_psprintf(p, "%" APR_UINT64_T_FMT, mxhr_store_last_seq());
+    return eval(c, &s_hello, 0, 2, args, NULL, 0);
+}
+
 /* Sleeps for the back-off, waking early when the child stops. */
 static void backoff_sleep(void)
 {
@@ -979,7 +1054,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
         if (connected_before++) {
             apr_atomic_inc64(&sh->reconnects);
         }
-        rep = eval(c, &s_hello, 0, 0, NULL, NULL, 0);
+        rep = hello(c, p);
         if (!rep || rep->type != REDIS_REPLY_ARRAY) {
             why = rep && rep->type == REDIS_REPLY_ERROR
                   ? apr_pstrdup(p, rep->str) : "no answer";
@@ -1022,7 +1097,13 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
                  * Redis that restarted empty counts from 1 again, so
                  * reads after our place find nothing.) */
                 freeReplyObject(rep);
-                rep = eval(c, &s_hello, 0, 0, NULL, NULL, 0);
+                {
+                    apr_pool_t *hp;
+
+                    apr_pool_create(&hp, p);
+                    rep = hello(c, hp);
+                    apr_pool_destroy(hp);
+                }
                 if (!rep || rep->type != REDIS_REPLY_ARRAY) {
                     why = "no answer";
                     goto lost;
@@ -1057,7 +1138,8 @@ lost:
         }
     }
     apr_pool_destroy(p);
-    apr_thread_exit(thd, APR_SUCCESS);
+    /* Not apr_thread_exit(): its pool goes with rc.pool, after the
+     * join. */
     return NULL;
 }
 
@@ -1081,6 +1163,10 @@ static apr_status_t redis_child_exit(void *data)
     if (rc.thread) {
         apr_thread_join(&rv, rc.thread);
         rc.thread = NULL;
+    }
+    if (rc.pool) {
+        apr_pool_destroy(rc.pool);
+        rc.pool = NULL;
     }
     for (i = 0; i < rc.n_idle; i++) {
         redisFree(rc.idle[i]);
@@ -1106,7 +1192,11 @@ void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
     script_sha(&s_hello);
     script_sha(&s_counts);
     apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
-    rv = apr_thread_create(&rc.thread, NULL, reader_main, NULL, pchild);
+    /* The thread's pool is not under pchild: a prefork child's pool
+     * has an allocator without a lock, and its subpools are gone before
+     * its cleanups run. The thread stops before them (pre-cleanup). */
+    apr_pool_create(&rc.pool, NULL);
+    rv = apr_thread_create(&rc.thread, NULL, reader_main, NULL, rc.pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MXHR_LOGNO(085)
                      "cannot start the thread that reads Redis; this child "
@@ -1114,8 +1204,7 @@ void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
         rc.thread = NULL;
         return;
     }
-    apr_pool_cleanup_register(pchild, NULL, redis_child_exit,
-                              apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(pchild, NULL, redis_child_exit);
 }
 
 static void redis_child_stopping(apr_pool_t *pchild, int graceful)

@@ -275,6 +275,11 @@ for my $pair (@pairs) {
     unlike $A->error_log . $B->error_log, qr/MXHR080/, "$what: no Redis outage logged";
     $A->stop;
     $B->stop;
+    # A child must not crash when it ends (prefork's pool cleanups ran
+    # under the Redis reader thread once).
+    for my $srv ($A, $B) {
+        unlike $srv->error_log, qr/exit signal/, "$srv->{mpm}: no child died of a signal";
+    }
     diag sprintf "%s: %.1f s", $what, time - $t0;
 }
 

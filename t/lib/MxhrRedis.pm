@@ -38,7 +38,7 @@ sub start {
     my $dir = tempdir('mxhr-redis.XXXXXX', TMPDIR => 1, CLEANUP => 1);
     chmod 0700, $dir;
     my $self = bless { dir => $dir, port => $o{port} || free_port(),
-                       owner => $$ }, $class;
+                       owner => $$, rdb => $o{rdb} }, $class;
     $self->_launch;
     return $self;
 }
@@ -60,8 +60,11 @@ sub _launch {
     # argument (no RDB snapshots; the append-only file keeps the data).
     my @cmd = ($SERVER, '--bind', '127.0.0.1', '--port', $port,
                '--dir', $dir, '--pidfile', "$dir/redis.pid",
-               '--daemonize', 'yes', '--save', '', '--appendonly', 'yes',
-               '--appendfsync', 'always', '--logfile', "$dir/redis.log",
+               '--daemonize', 'yes', '--save', '',
+               # rdb => 1: only what a SAVE wrote survives a crash.
+               ($self->{rdb} ? ('--appendonly', 'no')
+                             : ('--appendonly', 'yes', '--appendfsync', 'always')),
+               '--logfile', "$dir/redis.log",
                '--protected-mode', 'no');
     system(@cmd) == 0 or die "redis-server did not start: $?\n" . $self->log;
     # Up when its pidfile names a live process and it answers PING with
@@ -146,6 +149,17 @@ sub wipe_restart {
     $self->stop;
     remove_tree("$self->{dir}/appendonlydir");
     unlink glob "$self->{dir}/*.aof $self->{dir}/*.rdb";
+    $self->_launch;
+}
+
+# SIGKILL, then started again: with rdb => 1 it comes back with what
+# its last SAVE wrote, without the writes since.
+sub crash_restart {
+    my $self = shift;
+    my $pid = delete $self->{pid} or die "not running";
+    kill 'KILL', $pid;
+    my $end = time + 10;
+    sleep 0.05 while _alive($pid) && time < $end;
     $self->_launch;
 }
 
