@@ -284,7 +284,8 @@ static struct {
     apr_thread_t *thread;
     volatile apr_uint32_t stop;
     volatile int fd;            /* its socket, -1: none */
-} rc = { NULL, NULL, { NULL }, 0, NULL, NULL, 0, -1 };
+    apr_time_t refused_logged;  /* an error reply was last logged */
+} rc = { NULL, NULL, { NULL }, 0, NULL, NULL, 0, -1, 0 };
 
 int mxhr_redis_enabled(void)
 {
@@ -594,8 +595,13 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
     if (rep->type == REDIS_REPLY_ERROR) {
         *rv = MXHR_REDIS_REFUSED;
         *why = apr_pstrcat(r->pool, "Redis refused: ", rep->str, NULL);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(082)
-                      "%s", *why);
+        /* Once in a while, not for every request (a full Redis refuses
+         * them all). */
+        if (apr_time_now() - rc.refused_logged > apr_time_from_sec(10)) {
+            rc.refused_logged = apr_time_now();
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(082)
+                          "%s (logged at most every 10s)", *why);
+        }
         freeReplyObject(rep);
         return NULL;
     }
