@@ -56,7 +56,9 @@ APLOG_USE_MODULE(mxhr);
 #define READ_COUNT 256
 #define READ_BYTES (8 * 1024 * 1024)
 /* A child's read blocks this long when nothing comes (ms). */
-#define READ_BLOCK 500
+#define READ_BLOCK 1000
+/* When quiet, Redis's epoch is asked at most this often. */
+#define HELLO_EVERY apr_time_from_sec(2)
 #define BACKOFF_MIN apr_time_from_msec(100)
 #define BACKOFF_MAX apr_time_from_sec(5)
 /* Idle connections kept per child for requests. */
@@ -1006,6 +1008,14 @@ static int write_counts(redisContext *c, apr_pool_t *p)
     return 1;
 }
 
+/* The reader's socket, for reader_stop(); -1 before it is closed. */
+static void set_reader_fd(int fd)
+{
+    apr_thread_mutex_lock(rc.lock);
+    rc.fd = fd;
+    apr_thread_mutex_unlock(rc.lock);
+}
+
 /* Redis's epoch and seq, told where this server is. */
 static redisReply *hello(redisContext *c, apr_pool_t *p)
 {
@@ -1031,7 +1041,8 @@ static void backoff_sleep(void)
 static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    int connected_before = 0, count = READ_COUNT;
+    int connected_before = 0, count = READ_COUNT, quiet, moved;
+    apr_time_t asked = 0;
     apr_pool_t *p;
     sigset_t all;
 
@@ -1056,7 +1067,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
         /* Reads block for READ_BLOCK; more than that is a failure. */
         redisSetTimeout(c, to_tv(apr_time_from_msec(READ_BLOCK)
                                  + mxhr_config_redis_timeout()));
-        rc.fd = c->fd;
+        set_reader_fd(c->fd);
         if (connected_before++) {
             apr_atomic_inc64(&sh->reconnects);
         }
@@ -1096,12 +1107,14 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
                 goto lost;
             }
             came_up();
-            if (rep->type == REDIS_REPLY_NIL
-                || !mirror_entries(rep, epoch, &count)
-                || mxhr_store_id() != epoch) {
-                /* Quiet, or the epoch moved: is it still Redis's? (A
-                 * Redis that restarted empty counts from 1 again, so
-                 * reads after our place find nothing.) */
+            quiet = rep->type == REDIS_REPLY_NIL;
+            moved = !quiet && !mirror_entries(rep, epoch, &count);
+            if (moved || mxhr_store_id() != epoch
+                || (quiet && apr_time_now() - asked >= HELLO_EVERY)) {
+                /* Quiet a while, or the epoch moved: is it still
+                 * Redis's? (A Redis that restarted empty counts from 1
+                 * again, so reads after our place find nothing.) */
+                asked = apr_time_now();
                 freeReplyObject(rep);
                 {
                     apr_pool_t *hp;
@@ -1129,14 +1142,14 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
             }
             freeReplyObject(rep);
         }
-        rc.fd = -1;
+        set_reader_fd(-1);
         redisFree(c);
         break;
 lost:
         if (rep) {
             freeReplyObject(rep);
         }
-        rc.fd = -1;
+        set_reader_fd(-1);
         redisFree(c);
         if (!rc.stop) {
             went_down(why ? why : "connection lost");
@@ -1149,15 +1162,17 @@ lost:
     return NULL;
 }
 
-/* Wakes the reader out of its blocking read and lets it go. */
+/* Wakes the reader out of its blocking read and lets it go. Under the
+ * lock: the reader's socket is not closed meanwhile (its number could
+ * be another connection's by then). */
 static void reader_stop(void)
 {
-    int fd = rc.fd;
-
     rc.stop = 1;
-    if (fd >= 0) {
-        shutdown(fd, SHUT_RDWR);
+    apr_thread_mutex_lock(rc.lock);
+    if (rc.fd >= 0) {
+        shutdown(rc.fd, SHUT_RDWR);
     }
+    apr_thread_mutex_unlock(rc.lock);
 }
 
 static apr_status_t redis_child_exit(void *data)

@@ -273,13 +273,7 @@ for my $pair (@pairs) {
     $_->close for @dm, $ds;
 
     unlike $A->error_log . $B->error_log, qr/MXHR080/, "$what: no Redis outage logged";
-    $A->stop;
-    $B->stop;
-    # A child must not crash when it ends (prefork's pool cleanups ran
-    # under the Redis reader thread once).
-    for my $srv ($A, $B) {
-        unlike $srv->error_log, qr/exit signal/, "$srv->{mpm}: no child died of a signal";
-    }
+    MxhrRedis::stop_servers($A, $B);
     diag sprintf "%s: %.1f s", $what, time - $t0;
 }
 

@@ -172,13 +172,7 @@ for my $pair (@pairs) {
     ok !grep({ kill 0, $_ } @old) || wait_until(5, sub { !grep { kill 0, $_ } @old }),
        "$what: A's old children exited";
     $_ && $_->close for map { @{ $_->{conns} } } @clients, $onB;
-    $A->stop;
-    $B->stop;
-    # A child must not crash when it ends (prefork's pool cleanups ran
-    # under the Redis reader thread once).
-    for my $srv ($A, $B) {
-        unlike $srv->error_log, qr/exit signal/, "$srv->{mpm}: no child died of a signal";
-    }
+    MxhrRedis::stop_servers($A, $B);
     diag sprintf '%s: %.1f s', $what, time - $t0;
 }
 

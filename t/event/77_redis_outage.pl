@@ -245,11 +245,5 @@ is_deeply [ map { [ $_->{type}, $_->{data} ] } $ls->events ],
           'SSE: mxhr-history-lost, then w1';
 $_->close for $lm, $ls;
 diag sprintf 'outage test: %.1f s', time - $t0;
-$A->stop;
-$B->stop;
-# A child must not crash when it ends (prefork's pool cleanups ran
-# under the Redis reader thread once).
-for my $srv ($A, $B) {
-    unlike $srv->error_log, qr/exit signal/, "$srv->{mpm}: no child died of a signal";
-}
+MxhrRedis::stop_servers($A, $B);
 done_testing;

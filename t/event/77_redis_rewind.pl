@@ -70,9 +70,5 @@ ok $back->wait_messages(2, 5), 'and gets what Redis keeps';
 my @bodies = map { $_->{body} } $back->messages;
 is_deeply [ @bodies[-2, -1] ], [ 'p5', 'p6' ], '... p5 and p6 last, none skipped';
 
-$A->stop;
-$B->stop;
-for my $srv ($A, $B) {
-    unlike $srv->error_log, qr/exit signal/, "$srv->{mpm}: no child died of a signal";
-}
+MxhrRedis::stop_servers($A, $B);
 done_testing;

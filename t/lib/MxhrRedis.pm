@@ -19,17 +19,10 @@ use IO::Socket::INET ();
 use IO::Select ();
 use Time::HiRes qw(time sleep);
 use MxhrServer ();
+use Test::More ();
 
 my $SERVER = '/usr/bin/redis-server';
 my $CLI = '/usr/bin/redis-cli';
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die "no free port: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
 
 # MxhrRedis->start: a new server, port and directory.
 sub start {
@@ -37,7 +30,7 @@ sub start {
     -x $SERVER or die "no $SERVER (apt-get install redis-server)";
     my $dir = tempdir('mxhr-redis.XXXXXX', TMPDIR => 1, CLEANUP => 1);
     chmod 0700, $dir;
-    my $self = bless { dir => $dir, port => $o{port} || free_port(),
+    my $self = bless { dir => $dir, port => $o{port} || MxhrServer::free_port(),
                        owner => $$, rdb => $o{rdb} }, $class;
     $self->_launch;
     return $self;
@@ -242,6 +235,18 @@ CONF
 # A pool for each MPM with room for a dozen streams per server and a new
 # generation beside the old one (graceful restarts). Under event, two
 # listener buckets, so that connections land in both children.
+# Stops the test's httpd servers, then checks that no child of theirs
+# died of a signal (a prefork child's pool cleanups once ran under the
+# Redis reader's thread and crashed every child at its end).
+sub stop_servers {
+    my @srv = @_;
+    $_->stop for @srv;
+    for my $srv (@srv) {
+        Test::More::unlike($srv->error_log, qr/exit signal/,
+                           "$srv->{mpm}: no child died of a signal");
+    }
+}
+
 sub pool {
     my $mpm = shift;
     return MxhrServer::event_pool(children => 2, threads => 16, limit => 4)
