@@ -125,22 +125,7 @@ start_mxhr() {      # dir port [event|prefork PROCS]
     local d=$1 port=$2 mpm=${3:-event} procs=${4:-0}
     mkdir -p "$d"
     { httpd_conf_head "$d" "$port" "$mpm" "$procs"
-      cat <<CONF
-# Publishers keep their connections for the whole run, as nginx's below.
-MaxKeepAliveRequests 0
-KeepAliveTimeout 60
-${BENCH_MXHR_EXTRA:-}
-<Location /sub>
-    SetHandler mxhr-stream
-    MxhrChannel "%{mxhr_arg:id}"
-    # multipart/mixed or text/event-stream as Accept prefers
-    MxhrFormat auto
-</Location>
-<Location /pub>
-    SetHandler mxhr-publish
-    MxhrChannel "%{mxhr_arg:id}"
-</Location>
-CONF
+      mxhr_channel_conf
     } > "$d/httpd.conf"
     httpd_start "$d" "$port"
 }

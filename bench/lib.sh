@@ -66,6 +66,27 @@ CONF
 }
 
 # httpd_start DIR PORT: starts the httpd configured in DIR/httpd.conf.
+# The channel benchmarks' locations: subscribers at /sub?id=, the
+# publisher at /pub?id=, publishers' connections kept.
+mxhr_channel_conf() {
+    cat <<CONF
+# Publishers keep their connections for the whole run, as nginx's below.
+MaxKeepAliveRequests 0
+KeepAliveTimeout 60
+${BENCH_MXHR_EXTRA:-}
+<Location /sub>
+    SetHandler mxhr-stream
+    MxhrChannel "%{mxhr_arg:id}"
+    # multipart/mixed or text/event-stream as Accept prefers
+    MxhrFormat auto
+</Location>
+<Location /pub>
+    SetHandler mxhr-publish
+    MxhrChannel "%{mxhr_arg:id}"
+</Location>
+CONF
+}
+
 httpd_start() {
     local d=$1 port=$2
     /usr/sbin/apache2 -d "$d" -f "$d/httpd.conf" -k start || return 1

@@ -204,22 +204,7 @@ LoadModule status_module $mods/mod_status.so
 </Location>
 CONF
       fi
-      cat <<CONF
-# Publishers keep their connections for the whole run, as nginx's below.
-MaxKeepAliveRequests 0
-KeepAliveTimeout 60
-${BENCH_MXHR_EXTRA:-}
-<Location /sub>
-    SetHandler mxhr-stream
-    MxhrChannel "%{mxhr_arg:id}"
-    # multipart/mixed or text/event-stream as Accept prefers
-    MxhrFormat auto
-</Location>
-<Location /pub>
-    SetHandler mxhr-publish
-    MxhrChannel "%{mxhr_arg:id}"
-</Location>
-CONF
+      mxhr_channel_conf
     } | sed "s#^LoadModule mxhr_module .*#LoadModule mxhr_module $work/mod_mxhr.so#" \
       > "$d/httpd.conf"
     httpd_start "$d" "$port"
