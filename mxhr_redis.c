@@ -9,8 +9,12 @@
  *                         "<seq>-0", fields t time, p previous seq,
  *                         c type, e event, b body)
  *   mxhr:m:<ck>           a channel's last seq, history limits, last
- *                         subscriber's time (kept after the history
- *                         expires, so a late resume is told "lost")
+ *                         subscriber's time (kept an hour after the
+ *                         history expires, so a late resume is told
+ *                         "lost"; then forgotten, its last seq folded
+ *                         into mxhr:forgotten)
+ *   mxhr:metas            when each channel's record is forgotten
+ *   mxhr:forgotten        the newest seq of a forgotten channel
  *   mxhr:all              every publish and delete, in order, trimmed
  *                         to about ALL_MAX: what the children read
  *   mxhr:servers          live servers (score: when each expires)
@@ -63,6 +67,9 @@ APLOG_USE_MODULE(mxhr);
 #define BACKOFF_MAX apr_time_from_sec(5)
 /* Idle connections kept per child for requests. */
 #define IDLE_MAX 16
+/* A channel's record outlives its last message's history by this
+ * (ms); then it is forgotten (lua: forget). */
+#define META_GRACE_MS "3600000"
 /* The most a subscription's start reads from Redis (bytes of bodies):
  * beyond, its newest messages, and "lost". */
 #define BACKLOG_MAX (8 * 1024 * 1024)
@@ -98,6 +105,22 @@ APLOG_USE_MODULE(mxhr);
     "    redis.call('XDEL', s, x[1][1])\n" \
     "  end\n" \
     "end\n" \
+    /* forgets channels idle for their history time and an hour: their
+     * last id goes into one watermark, which a resume on a channel with
+     * no record is checked against (it may be told lost wrongly, never
+     * left with a gap) */ \
+    "local function forget(now)\n" \
+    "  local old = redis.call('ZRANGEBYSCORE', 'mxhr:metas', '-inf',\n" \
+    "                         math.floor(now / 1000), 'LIMIT', 0, 16)\n" \
+    "  for _, m in ipairs(old) do\n" \
+    "    local last = tonumber(redis.call('HGET', m, 'last') or '0')\n" \
+    "    if last > tonumber(redis.call('GET', 'mxhr:forgotten') or '0') then\n" \
+    "      redis.call('SET', 'mxhr:forgotten', last)\n" \
+    "    end\n" \
+    "    redis.call('DEL', m)\n" \
+    "    redis.call('ZREM', 'mxhr:metas', m)\n" \
+    "  end\n" \
+    "end\n" \
     "local function subscribers(ck, now)\n" \
     "  local ms = math.floor(now / 1000)\n" \
     "  redis.call('ZREMRANGEBYSCORE', 'mxhr:servers', '-inf', ms)\n" \
@@ -117,13 +140,18 @@ static const char lua_publish[] = LUA_COMMON
     "local ts = string.format('%.0f', now)\n"
     "local id = redis.call('INCR', 'mxhr:seq')\n"
     "local sid = id .. '-0'\n"
-    "local prev = redis.call('HGET', KEYS[2], 'last') or '0'\n"
+    /* a new or forgotten channel: what came before it is unknown */
+    "local prev = redis.call('HGET', KEYS[2], 'last')\n"
+    "             or redis.call('GET', 'mxhr:forgotten') or '0'\n"
     "redis.call('XADD', KEYS[1], sid, 't', ts, 'p', prev, 'c', ARGV[3],\n"
     "           'e', ARGV[4], 'b', ARGV[5])\n"
     "redis.call('HSET', KEYS[2], 'last', id, 'hm', ARGV[1], 'ht', ARGV[2])\n"
     "redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])\n"
     "sweep(KEYS[1], now, tonumber(ARGV[2]))\n"
     "redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 1000)\n"
+    "redis.call('ZADD', 'mxhr:metas', math.floor(now / 1000)\n"
+    "           + math.floor(tonumber(ARGV[2]) / 1000) + " META_GRACE_MS ", KEYS[2])\n"
+    "forget(now)\n"
     "redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', sid,\n"
     "           'y', 'm', 'x', e, 'v', ARGV[6], 'n', ARGV[7], 't', ts,\n"
     "           'hm', ARGV[1], 'ht', ARGV[2], 'c', ARGV[3], 'e', ARGV[4],\n"
@@ -174,7 +202,8 @@ static const char lua_start[] = LUA_COMMON
     "  if mode == '1' then\n"
     "    sweep(s, now, tonumber(redis.call('HGET', m, 'ht') or '0'))\n"
     "    local x = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)\n"
-    "    local dropped = tonumber(redis.call('HGET', m, 'last') or '0')\n"
+    "    local dropped = tonumber(redis.call('HGET', m, 'last')\n"
+    "                             or redis.call('GET', 'mxhr:forgotten') or '0')\n"
     "    if #x > 0 then dropped = tonumber(f(x[1][2], 'p')) end\n"
     "    if L < dropped then lost = 1 end\n"
     "  end\n"
