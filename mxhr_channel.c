@@ -462,6 +462,12 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     return failed;
 }
 
+/* 1 when the stream has sent its MxhrMaxSections messages. */
+static int sections_done(const mxhr_stream *s)
+{
+    return s->set.max_sections > 0 && s->messages >= s->set.max_sections;
+}
+
 /* What a window of a pump found. */
 typedef enum {
     PUMP_OK,
@@ -544,8 +550,7 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
                 k = i;
             }
         }
-        if (!m || (s->set.max_sections > 0
-                   && s->messages >= s->set.max_sections)) {
+        if (!m || sections_done(s)) {
             break;
         }
         next[k]++;
@@ -575,7 +580,7 @@ static pump_result pump_redis(mxhr_stream *s, mxhr_end_reason *failed)
     int i;
 
     for (i = 0; i < rb->n; i++) {
-        if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+        if (sections_done(s)) {
             break;
         }
         *failed = push_message(s, &rb->msgs[i], s->sub->name[rb->chan[i]]);
@@ -621,7 +626,7 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
             mxhr_stream_end(s, failed);
             return;
         }
-        if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+        if (sections_done(s)) {
             mxhr_stream_close(s, MXHR_END_LIMIT);
             return;
         }
@@ -645,9 +650,7 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
     for (;;) {
         res = pump_window(s, fc, after, upto, replay, !backlog, &reached,
                           first, &failed);
-        if (res != PUMP_OK || reached >= upto
-            || (s->set.max_sections > 0
-                && s->messages >= s->set.max_sections)) {
+        if (res != PUMP_OK || reached >= upto || sections_done(s)) {
             break;
         }
         for (i = 0; i < sub->n; i++) {
@@ -698,7 +701,7 @@ void mxhr_sub_pump(mxhr_stream *s, mxhr_fetch_cache *fc)
             sub->cursor = upto;
         }
         /* MxhrMaxSections counts a subscription's messages. */
-        if (s->set.max_sections > 0 && s->messages >= s->set.max_sections) {
+        if (sections_done(s)) {
             mxhr_stream_close(s, MXHR_END_LIMIT);
         }
         return;

@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -288,6 +289,9 @@ static script s_info = { lua_info, "" };
 static script s_start = { lua_start, "" };
 static script s_hello = { lua_hello, "" };
 static script s_counts = { lua_counts, "" };
+static script *const scripts[] = {
+    &s_publish, &s_info, &s_start, &s_hello, &s_counts
+};
 
 static void script_sha(script *sc)
 {
@@ -316,7 +320,8 @@ static struct {
     volatile apr_uint32_t stop;
     volatile int fd;            /* its socket, -1: none */
     apr_time_t refused_logged;  /* an error reply was last logged */
-} rc = { NULL, NULL, { NULL }, 0, NULL, NULL, 0, -1, 0 };
+    const char *where;          /* Redis, for the log (no password) */
+} rc = { NULL, NULL, { NULL }, 0, NULL, NULL, 0, -1, 0, NULL };
 
 int mxhr_redis_enabled(void)
 {
@@ -330,15 +335,6 @@ static struct timeval to_tv(apr_interval_time_t t)
     tv.tv_sec = (long)apr_time_sec(t);
     tv.tv_usec = (long)apr_time_usec(t);
     return tv;
-}
-
-/* Where Redis is, for the log (never its password). */
-static const char *where(apr_pool_t *p)
-{
-    const mxhr_redis_addr *a = mxhr_config_redis();
-
-    return a->path ? apr_pstrcat(p, "unix:", a->path, NULL)
-                   : apr_psprintf(p, "%s:%d", a->host, a->port);
 }
 
 static void conn_drop_idle(void);
@@ -362,14 +358,10 @@ static void went_down(const char *why)
     apr_atomic_set32(&sh->up, 0);
     conn_drop_idle();
     if (apr_atomic_cas32(&sh->down_logged, 1, 0) == 0) {
-        apr_pool_t *p;
-
-        apr_pool_create(&p, NULL);
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, rc.s, MXHR_LOGNO(080)
                      "Redis at %s is unreachable (%s): publishes and new "
                      "subscriptions get 503 until it is back; open streams "
-                     "stay", where(p), why);
-        apr_pool_destroy(p);
+                     "stay", rc.where, why);
     }
 }
 
@@ -384,13 +376,39 @@ static void came_up(void)
     sh->retry_at = 0;
     apr_atomic_set32(&sh->up, 1);
     if (apr_atomic_cas32(&sh->down_logged, 0, 1) == 1) {
-        apr_pool_t *p;
-
-        apr_pool_create(&p, NULL);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(081)
-                     "Redis at %s is reachable again", where(p));
-        apr_pool_destroy(p);
+                     "Redis at %s is reachable again", rc.where);
     }
+}
+
+/* One command of a connection's setup (AUTH, SELECT), within what is
+ * left before deadline; 0 with why (in p) when it fails. */
+static int setup_command(redisContext *c, apr_pool_t *p, apr_time_t deadline,
+                         const char *what, const char **why,
+                         const char *fmt, ...)
+{
+    apr_time_t left = deadline - apr_time_now();
+    redisReply *rep;
+    va_list ap;
+
+    if (left < apr_time_from_msec(1)) {
+        *why = "timed out";
+        return 0;
+    }
+    redisSetTimeout(c, to_tv(left));
+    va_start(ap, fmt);
+    rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        *why = rep ? apr_pstrcat(p, what, ": ", rep->str, NULL)
+                   : apr_pstrdup(p, c->errstr);
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return 0;
+    }
+    freeReplyObject(rep);
+    return 1;
 }
 
 /* A new connection, authenticated and on its database; NULL with why
@@ -402,7 +420,6 @@ static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
     const mxhr_redis_addr *a = mxhr_config_redis();
     struct timeval tv = to_tv(timeout);
     redisContext *c;
-    redisReply *rep;
 
     c = a->path ? redisConnectUnixWithTimeout(a->path, tv)
                 : redisConnectWithTimeout(a->host, a->port, tv);
@@ -416,35 +433,13 @@ static redisContext *rconnect(apr_pool_t *p, apr_interval_time_t timeout,
     /* AUTH and SELECT within what is left of the timeout. */
     if (deadline - apr_time_now() < apr_time_from_msec(1)) {
         *why = "timed out";
-        redisFree(c);
-        return NULL;
     }
-    redisSetTimeout(c, to_tv(deadline - apr_time_now()));
-    if (a->password) {
-        rep = redisCommand(c, "AUTH %s", a->password);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            *why = rep ? apr_pstrcat(p, "AUTH: ", rep->str, NULL)
-                       : apr_pstrdup(p, c->errstr);
-            goto fail;
-        }
-        freeReplyObject(rep);
-        redisSetTimeout(c, to_tv(deadline - apr_time_now() > 1000
-                                 ? deadline - apr_time_now() : 1000));
-    }
-    if (a->db) {
-        rep = redisCommand(c, "SELECT %d", a->db);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            *why = rep ? apr_pstrcat(p, "SELECT: ", rep->str, NULL)
-                       : apr_pstrdup(p, c->errstr);
-            goto fail;
-        }
-        freeReplyObject(rep);
-    }
-    redisSetTimeout(c, tv);
-    return c;
-fail:
-    if (rep) {
-        freeReplyObject(rep);
+    else if ((!a->password || setup_command(c, p, deadline, "AUTH", why,
+                                            "AUTH %s", a->password))
+             && (!a->db || setup_command(c, p, deadline, "SELECT", why,
+                                         "SELECT %d", a->db))) {
+        redisSetTimeout(c, tv);
+        return c;
     }
     redisFree(c);
     return NULL;
@@ -652,8 +647,9 @@ static apr_uint64_t rnum(const redisReply *e)
         return e->integer > 0 ? (apr_uint64_t)e->integer : 0;
     }
     if (e->type == REDIS_REPLY_STRING) {
-        return apr_strtoi64(e->str, NULL, 10) > 0
-               ? (apr_uint64_t)apr_strtoi64(e->str, NULL, 10) : 0;
+        apr_int64_t v = apr_strtoi64(e->str, NULL, 10);
+
+        return v > 0 ? (apr_uint64_t)v : 0;
     }
     return 0;
 }
@@ -665,12 +661,19 @@ static const redisReply *elem(const redisReply *a, size_t i)
 }
 
 /* "<vhost length>:<vhost>:<channel>": no vhost/channel pair can be
- * taken for another. */
+ * taken for another. With keys, also the channel's two Redis keys:
+ * keys[0] its history, keys[1] its record. */
 static const char *chan_key(apr_pool_t *p, const char *vhost,
-                            const char *name)
+                            const char *name, const char **keys)
 {
-    return apr_psprintf(p, "%" APR_SIZE_T_FMT ":%s:%s", strlen(vhost), vhost,
-                        name);
+    const char *ck = apr_psprintf(p, "%" APR_SIZE_T_FMT ":%s:%s",
+                                  strlen(vhost), vhost, name);
+
+    if (keys) {
+        keys[0] = apr_pstrcat(p, "mxhr:s:", ck, NULL);
+        keys[1] = apr_pstrcat(p, "mxhr:m:", ck, NULL);
+    }
+    return ck;
 }
 
 static void fill_info(mxhr_chan_info *info, apr_uint64_t epoch,
@@ -694,16 +697,14 @@ apr_status_t mxhr_redis_publish(request_rec *r, const char *vhost,
                                 const char *body, apr_size_t len,
                                 mxhr_chan_info *info, const char **why)
 {
-    const char *ck = chan_key(r->pool, vhost, name);
     const char *args[10];
+    const char *ck = chan_key(r->pool, vhost, name, args);
     size_t lens[10];
     redisReply *rep;
     apr_status_t rv;
     int i;
 
     memset(info, 0, sizeof(*info));
-    args[0] = apr_pstrcat(r->pool, "mxhr:s:", ck, NULL);
-    args[1] = apr_pstrcat(r->pool, "mxhr:m:", ck, NULL);
     args[2] = apr_psprintf(r->pool, "%d", hist_max > 0 ? hist_max : 1);
     args[3] = apr_psprintf(r->pool, "%" APR_TIME_T_FMT, hist_time);
     args[4] = content_type;
@@ -736,15 +737,12 @@ apr_status_t mxhr_redis_info(request_rec *r, const char *vhost,
                              const char *name, int forget,
                              mxhr_chan_info *info, const char **why)
 {
-    const char *ck = chan_key(r->pool, vhost, name);
     const char *args[6];
     redisReply *rep;
     apr_status_t rv;
 
     memset(info, 0, sizeof(*info));
-    args[0] = apr_pstrcat(r->pool, "mxhr:s:", ck, NULL);
-    args[1] = apr_pstrcat(r->pool, "mxhr:m:", ck, NULL);
-    args[2] = ck;
+    args[2] = chan_key(r->pool, vhost, name, args);
     args[3] = forget ? "1" : "0";
     args[4] = vhost;
     args[5] = name;
@@ -869,16 +867,16 @@ apr_status_t mxhr_redis_start(request_rec *r, const char *vhost,
     mxhr_redis_shared *sh = mxhr_store_redis();
     const char **args = apr_palloc(r->pool, (2 * n + 6 + 2 * n)
                                             * sizeof(*args));
+    const char **cks = apr_palloc(r->pool, n * sizeof(*cks));
     redisReply *rep;
     apr_status_t rv;
     int i, k = 0;
 
     *out = NULL;
     for (i = 0; i < n; i++) {
-        const char *ck = chan_key(r->pool, vhost, ids[i]);
-
-        args[k++] = apr_pstrcat(r->pool, "mxhr:s:", ck, NULL);
-        args[k++] = apr_pstrcat(r->pool, "mxhr:m:", ck, NULL);
+        /* Each channel's key goes last, with its count. */
+        cks[i] = chan_key(r->pool, vhost, ids[i], args + k);
+        k += 2;
     }
     args[k++] = apr_itoa(r->pool, mode);
     args[k++] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, epoch);
@@ -888,7 +886,7 @@ apr_status_t mxhr_redis_start(request_rec *r, const char *vhost,
                              sh ? sh->server_id : 0);
     args[k++] = apr_itoa(r->pool, BACKLOG_MAX);
     for (i = 0; i < n; i++) {
-        args[k++] = chan_key(r->pool, vhost, ids[i]);
+        args[k++] = cks[i];
         args[k++] = apr_psprintf(r->pool, "%u", counts[i]);
     }
     rep = request_eval(r, &s_start, 2 * n, k, args, NULL, why, &rv);
@@ -995,7 +993,7 @@ static int count_arg(void *ctx, const char *vhost, const char *name,
 {
     apr_array_header_t *a = ctx;
 
-    APR_ARRAY_PUSH(a, const char *) = chan_key(a->pool, vhost, name);
+    APR_ARRAY_PUSH(a, const char *) = chan_key(a->pool, vhost, name, NULL);
     APR_ARRAY_PUSH(a, const char *) = apr_psprintf(a->pool, "%u", n);
     return 0;
 }
@@ -1045,14 +1043,35 @@ static void set_reader_fd(int fd)
     apr_thread_mutex_unlock(rc.lock);
 }
 
-/* Redis's epoch and seq, told where this server is. */
-static redisReply *hello(redisContext *c, apr_pool_t *p)
+/* Asks Redis for its epoch (telling it where this server is) and makes
+ * it the store's: *epoch. 0 with why (in p) when Redis did not answer. */
+static int sync_epoch(redisContext *c, apr_pool_t *p, apr_uint64_t *epoch,
+                      const char **why)
 {
     const char *args[2];
+    redisReply *rep;
 
     args[0] = apr_psprintf(p, "%" APR_UINT64_T_FMT, mxhr_store_id());
     args[1] = apr_psprintf(p, "%" APR_UINT64_T_FMT, mxhr_store_last_seq());
-    return eval(c, &s_hello, 0, 2, args, NULL, 0);
+    rep = eval(c, &s_hello, 0, 2, args, NULL, 0);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        *why = rep && rep->type == REDIS_REPLY_ERROR
+               ? apr_pstrdup(p, rep->str) : "no answer";
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return 0;
+    }
+    *epoch = rnum(elem(rep, 0));
+    if (mxhr_store_adopt(*epoch, rnum(elem(rep, 1)))) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(083)
+                     "Redis has a new epoch (%" APR_UINT64_T_FMT "): it "
+                     "lost its data, or is another Redis; streams end and "
+                     "clients resuming are told their history is lost",
+                     *epoch);
+    }
+    freeReplyObject(rep);
+    return 1;
 }
 
 /* Sleeps for the back-off, waking early when the child stops. */
@@ -1083,6 +1102,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
     while (!rc.stop) {
         const char *why = NULL;
         apr_uint64_t epoch;
+        apr_pool_t *iter;
         redisContext *c;
         redisReply *rep;
 
@@ -1100,33 +1120,18 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
         if (connected_before++) {
             apr_atomic_inc64(&sh->reconnects);
         }
-        rep = hello(c, p);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            why = rep && rep->type == REDIS_REPLY_ERROR
-                  ? apr_pstrdup(p, rep->str) : "no answer";
+        rep = NULL;
+        if (!sync_epoch(c, p, &epoch, &why)) {
             goto lost;
         }
-        epoch = rnum(elem(rep, 0));
-        if (mxhr_store_adopt(epoch, rnum(elem(rep, 1)))) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(083)
-                         "Redis has a new epoch (%" APR_UINT64_T_FMT "): it "
-                         "lost its data, or is another Redis; streams end "
-                         "and clients resuming are told their history is "
-                         "lost", epoch);
-        }
-        freeReplyObject(rep);
         came_up();
+        apr_pool_create(&iter, p);
         while (!rc.stop) {
-            apr_pool_t *iter;
-
-            apr_pool_create(&iter, p);
+            apr_pool_clear(iter);
             if (!write_counts(c, iter)) {
-                apr_pool_destroy(iter);
                 why = "connection lost";
-                rep = NULL;
                 goto lost;
             }
-            apr_pool_destroy(iter);
             rep = redisCommand(c, "XREAD COUNT %d BLOCK %d STREAMS mxhr:all "
                                "%" APR_UINT64_T_FMT "-0", count, READ_BLOCK,
                                mxhr_store_last_seq());
@@ -1138,38 +1143,18 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
             came_up();
             quiet = rep->type == REDIS_REPLY_NIL;
             moved = !quiet && !mirror_entries(rep, epoch, &count);
+            freeReplyObject(rep);
+            rep = NULL;
             if (moved || mxhr_store_id() != epoch
                 || (quiet && apr_time_now() - asked >= HELLO_EVERY)) {
                 /* Quiet a while, or the epoch moved: is it still
                  * Redis's? (A Redis that restarted empty counts from 1
                  * again, so reads after our place find nothing.) */
                 asked = apr_time_now();
-                freeReplyObject(rep);
-                {
-                    apr_pool_t *hp;
-
-                    apr_pool_create(&hp, p);
-                    rep = hello(c, hp);
-                    apr_pool_destroy(hp);
-                }
-                if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-                    why = "no answer";
+                if (!sync_epoch(c, iter, &epoch, &why)) {
                     goto lost;
                 }
-                if (rnum(elem(rep, 0)) != epoch
-                    || mxhr_store_id() != epoch) {
-                    epoch = rnum(elem(rep, 0));
-                    if (mxhr_store_adopt(epoch, rnum(elem(rep, 1)))) {
-                        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s,
-                                     MXHR_LOGNO(083) "Redis has a new epoch "
-                                     "(%" APR_UINT64_T_FMT "): it lost its "
-                                     "data, or is another Redis; streams "
-                                     "end and clients resuming are told "
-                                     "their history is lost", epoch);
-                    }
-                }
             }
-            freeReplyObject(rep);
         }
         set_reader_fd(-1);
         redisFree(c);
@@ -1228,19 +1213,22 @@ static apr_status_t redis_child_exit(void *data)
 void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
+    apr_size_t i;
 
     if (!mxhr_redis_enabled() || !mxhr_store_redis()) {
         return;
     }
     rc.s = s;
+    rc.where = mxhr_config_redis()->path
+               ? apr_pstrcat(pchild, "unix:", mxhr_config_redis()->path, NULL)
+               : apr_psprintf(pchild, "%s:%d", mxhr_config_redis()->host,
+                              mxhr_config_redis()->port);
     rc.stop = 0;
     rc.fd = -1;
     rc.n_idle = 0;
-    script_sha(&s_publish);
-    script_sha(&s_info);
-    script_sha(&s_start);
-    script_sha(&s_hello);
-    script_sha(&s_counts);
+    for (i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+        script_sha(scripts[i]);
+    }
     apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     /* The thread's pool is not under pchild: a prefork child's pool
      * has an allocator without a lock, and its subpools are gone before

@@ -734,6 +734,15 @@ static void fill_info(const chan_row *c, mxhr_chan_info *info)
     info->requested = c->requested;
 }
 
+/* Under the lock: seq is the store's newest, and went to channel n
+ * (MXHR_STORE_NO_CHAN: none here), for the engines (mxhr_store_changed). */
+static void note_publish(apr_uint64_t seq, apr_uint32_t n)
+{
+    apr_atomic_set64(&CHANGES()[seq % MXHR_STORE_CHANGES],
+                     ((seq & 0xffffffffu) << 32) | n);
+    apr_atomic_set64(&st->last_seq, seq);
+}
+
 /* Under the lock: appends a message made at time t to channel n as
  * seq; *rows and *unrowed say whom to wake once unlocked. */
 static apr_status_t chan_append(apr_uint32_t n, apr_uint64_t seq,
@@ -795,10 +804,8 @@ static apr_status_t chan_append(apr_uint32_t n, apr_uint64_t seq,
     ring_reclaim(apr_time_now());
     /* Readers check last_seq without the lock: the record is whole
      * before it says so. */
-    apr_atomic_set64(&CHANGES()[seq % MXHR_STORE_CHANGES],
-                     ((seq & 0xffffffffu) << 32) | n);
     apr_atomic_set64(&c->last_seq, seq);
-    apr_atomic_set64(&st->last_seq, seq);
+    note_publish(seq, n);
     *rows = c->rows;
     *unrowed = c->unrowed;
     return APR_SUCCESS;
@@ -1348,10 +1355,7 @@ int mxhr_store_mirror(const mxhr_mirror_msg *m)
     if (st->last_seq < m->id) {
         /* Nobody here serves it: only the engines' list of changes
          * learns that this seq went to no channel of ours. */
-        apr_atomic_set64(&CHANGES()[m->id % MXHR_STORE_CHANGES],
-                         ((m->id & 0xffffffffu) << 32)
-                         | MXHR_STORE_NO_CHAN);
-        apr_atomic_set64(&st->last_seq, m->id);
+        note_publish(m->id, MXHR_STORE_NO_CHAN);
     }
     store_unlock();
     if (all) {
