@@ -101,25 +101,13 @@ DRAIN=${BENCH_DRAIN:-1}
 
 bash scripts/deps.sh build bench
 bash scripts/build.sh
-work=$(mktemp -d /tmp/mxhr-chbench.XXXXXX)
-chmod 755 "$work"
-pids_to_stop=()
-bg_pids=()
-cleanup() {
-    local p
-    for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids_to_stop[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 1
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$src/bench/lib.sh"
+bench_workdir mxhr-chbench
 gcc -O2 -Wall -o "$work/chclient" bench/chclient.c bench/netutil.c
 # As many descriptors as this shell may have (the hard limit may be
 # 20,000 here): the servers and the client inherit them.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile=$(ulimit -n)
-
-. "$src/bench/lib.sh"
 
 start_mxhr() {      # dir port [event|prefork PROCS]
     local d=$1 port=$2 mpm=${3:-event} procs=${4:-0}

@@ -7,23 +7,13 @@
 use strict;
 use warnings;
 
-my (%runs, @order);
-while (<>) {
-    my %r = /(\w+)=(\S+)/g;
-    next unless $r{test} && $r{kind};
-    $r{fmt} ||= 'multipart';        # lines from before there was SSE
-    my $key = join ' ', @r{qw(test n c mode arg fmt)};
-    push @order, $key unless $runs{$key};
-    push @{ $runs{$key}{ $r{kind} } }, \%r;
-}
+use FindBin;
+use lib $FindBin::Bin;
+use BenchRuns qw(read_runs median num ms);
 
-sub median {
-    my @v = sort { $a <=> $b } grep { defined } @_;
-    return undef unless @v;
-    return @v % 2 ? $v[$#v / 2] : ($v[$#v / 2] + $v[$#v / 2 + 1]) / 2;
-}
-sub num { my $v = shift; defined $v && $v =~ /^-?[\d.]+$/ ? $v : undef }
-sub ms { my $v = num(shift); defined $v && $v >= 0 ? $v / 1000 : undef }
+my ($runs, $order) = read_runs([qw(test n c mode arg fmt)]);
+my %runs = %$runs;
+my @order = @$order;
 
 sub metrics {
     my $r = shift;

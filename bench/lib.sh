@@ -1,16 +1,35 @@
-# Shared by bench/run.sh and bench/channels.sh (sourced, not run):
-# writing and starting the private httpd and nginx, and reading their
-# processes' memory and CPU from /proc.
+# Shared by bench/run.sh, bench/channels.sh and bench/redis.sh (sourced,
+# not run): their working folder, writing and starting the private httpd
+# and nginx, and reading their processes' memory and CPU from /proc.
 #
 # The caller sets: src (the source tree, whose .libs/mod_mxhr.so is
 # loaded), CHILDREN and THREADS (event MPM: children x threads each;
-# nginx: CHILDREN workers), and an array pids_to_stop, to which each
-# started server's PID is appended (stop only those).
+# nginx: CHILDREN workers). bench_workdir makes the array pids_to_stop,
+# to which each started server's PID is appended (stop only those).
 
 mods=/usr/lib/apache2/modules
 bench_user=""
 [ "$(id -u)" = 0 ] && bench_user="User www-data
 Group www-data"
+
+# bench_workdir NAME: a private folder $work (/tmp/NAME.XXXXXX), and
+# the PIDs to stop at the end, servers (pids_to_stop) and clients
+# (bg_pids): stopped, and the folder removed, when the script exits.
+bench_workdir() {
+    work=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 755 "$work"
+    pids_to_stop=()
+    bg_pids=()
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    local p
+    for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids_to_stop[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 1
+    rm -rf "$work"
+}
 
 # httpd_conf_head DIR PORT [event|prefork PROCS]: the common part of an
 # httpd.conf, to which the caller appends its own directives. event:

@@ -38,21 +38,13 @@ STUCK=${BENCH_STUCK:-5}           # percent stuck readers in the stress row
 
 bash scripts/deps.sh build bench
 bash scripts/build.sh
-work=$(mktemp -d /tmp/mxhr-bench.XXXXXX)
-chmod 755 "$work"
-pids_to_stop=()
-cleanup() {
-    for p in "${pids_to_stop[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 1
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$src/bench/lib.sh"
+bench_workdir mxhr-bench
 gcc -O2 -Wall -o "$work/loadclient" bench/loadclient.c bench/netutil.c
 # Enough descriptors for 50,000 streams on both ends.
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 procs=$(( $(ulimit -n) > 25000 ? 1 : 8 ))
 
-. "$src/bench/lib.sh"
 
 start_httpd() {     # dir port async(on|off)
     local d=$1 port=$2 async=$3
