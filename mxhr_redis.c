@@ -988,14 +988,13 @@ static int mirror_entries(const redisReply *rep, apr_uint64_t epoch,
     return 1;
 }
 
-static int count_arg(void *ctx, const char *vhost, const char *name,
-                     apr_uint32_t n)
+static void count_arg(void *ctx, const char *vhost, const char *name,
+                      apr_uint32_t n)
 {
     apr_array_header_t *a = ctx;
 
     APR_ARRAY_PUSH(a, const char *) = chan_key(a->pool, vhost, name, NULL);
     APR_ARRAY_PUSH(a, const char *) = apr_psprintf(a->pool, "%u", n);
-    return 0;
 }
 
 /* Tells Redis this server's subscriber counts when they changed (at
@@ -1019,7 +1018,7 @@ static int write_counts(redisContext *c, apr_pool_t *p)
     a = apr_array_make(p, 64, sizeof(const char *));
     APR_ARRAY_PUSH(a, const char *) = apr_psprintf(p, "%" APR_UINT64_T_FMT,
                                                    sh->server_id);
-    if (mxhr_store_each_counted(count_arg, a, &changes) < 0) {
+    if (mxhr_store_each_counted(count_arg, a, &changes) != APR_SUCCESS) {
         return 1;
     }
     rep = eval(c, &s_counts, 0, a->nelts, (const char **)a->elts, NULL,

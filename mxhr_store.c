@@ -1367,28 +1367,27 @@ int mxhr_store_mirror(const mxhr_mirror_msg *m)
     return res;
 }
 
-int mxhr_store_each_counted(int (*fn)(void *ctx, const char *vhost,
-                                      const char *name, apr_uint32_t n),
-                            void *ctx, apr_uint32_t *changes)
+apr_status_t mxhr_store_each_counted(void (*fn)(void *ctx,
+                                                 const char *vhost,
+                                                 const char *name,
+                                                 apr_uint32_t n),
+                                     void *ctx, apr_uint32_t *changes)
 {
     apr_uint32_t i;
-    int k = 0;
 
     if (!st || !store_lock()) {
-        return -1;
+        return MXHR_STORE_NONE;
     }
     *changes = apr_atomic_read32(&st->sub_changes);
     for (i = 0; i < st->nchan; i++) {
         chan_row *c = &CHANS()[i];
 
-        if (c->used && c->subscribers
-            && fn(ctx, VHOSTS()[c->vhost].key, c->name, c->subscribers)) {
-            break;
+        if (c->used && c->subscribers) {
+            fn(ctx, VHOSTS()[c->vhost].key, c->name, c->subscribers);
         }
-        k += c->used && c->subscribers;
     }
     store_unlock();
-    return k;
+    return APR_SUCCESS;
 }
 
 apr_uint32_t mxhr_store_sub_changes(void)

@@ -223,11 +223,13 @@ int mxhr_store_mirror(const mxhr_mirror_msg *m);
 #define MXHR_STORE_NO_CHAN 0xffffffffu
 
 /* Calls fn for every channel with subscribers on this server, under the
- * lock (fn must be quick; non-zero stops); *changes is the
- * subscription counter it saw. Returns how many, -1 without a store. */
-int mxhr_store_each_counted(int (*fn)(void *ctx, const char *vhost,
-                                      const char *name, apr_uint32_t n),
-                            void *ctx, apr_uint32_t *changes);
+ * lock (fn must be quick); *changes is the subscription counter it saw.
+ * MXHR_STORE_NONE without a store. */
+apr_status_t mxhr_store_each_counted(void (*fn)(void *ctx,
+                                                 const char *vhost,
+                                                 const char *name,
+                                                 apr_uint32_t n),
+                                     void *ctx, apr_uint32_t *changes);
 
 /* Changes with every subscribe and unsubscribe. */
 apr_uint32_t mxhr_store_sub_changes(void);
