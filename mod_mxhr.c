@@ -31,6 +31,7 @@
 #include "mxhr_redis.h"
 #include "mxhr_shared.h"
 #include "mxhr_store.h"
+#include "mxhr_drive.h"
 #include "mxhr_stream.h"
 
 #define MXHR_HANDLER "mxhr-stream"
@@ -232,6 +233,7 @@ static int mxhr_handler(request_rec *r)
                                           ids, nids, set.max_channels,
                                           (int)set.replay, &s->sub,
                                           &history, &why);
+        s->sub_release = mxhr_sub_destroy;
 
         if (rv != APR_SUCCESS && why) {
             /* Redis: logged once per outage (MXHR080). */
@@ -292,7 +294,7 @@ static int mxhr_handler(request_rec *r)
     }
     if (s->async) {
         /* The first section goes out on this thread, at once. */
-        apr_time_t wake = mxhr_stream_step(s, apr_time_now());
+        apr_time_t wake = mxhr_drive_step(s, apr_time_now());
 
         if (!wake) {
             return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
@@ -303,7 +305,7 @@ static int mxhr_handler(request_rec *r)
         s->async = 0;
     }
     mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_BLOCKING);
-    mxhr_stream_run_blocking(s);
+    mxhr_drive_blocking(s);
     return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
 }
 

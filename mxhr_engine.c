@@ -54,6 +54,7 @@
 #include "mpm_common.h"
 
 #include "mxhr_channel.h"
+#include "mxhr_drive.h"
 #include "mxhr_engine.h"
 #include "mxhr_store.h"
 #include "mxhr_shared.h"
@@ -480,7 +481,7 @@ static int direct_keep(mxhr_entry *e, const char *data, apr_size_t len)
 mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
                                    int n)
 {
-    mxhr_entry *e = s->engine;
+    mxhr_entry *e = s->sink_ctx;
     apr_size_t pending = entry_pending(e), len = 0;
     int i;
 
@@ -715,7 +716,8 @@ static int entry_own(mxhr_entry *e)
         close(fd);
         return -1;
     }
-    o->engine = e;
+    o->sink_ctx = e;
+    o->sink = mxhr_engine_writev;
     e->s = o;
     e->fd = fd;
     e->owned = 1;
@@ -760,7 +762,7 @@ static void entry_step(mxhr_entry *e, apr_time_t now)
         entry_finish(e);
         return;
     }
-    wake = mxhr_stream_step(e->s, now);
+    wake = mxhr_drive_step(e->s, now);
     if (wake && heap_put(e, wake) == 0) {
         return;
     }
@@ -1421,7 +1423,8 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
     e->keep_request = s->set.keep_request;
     e->q = apr_brigade_create(c->pool, c->bucket_alloc);
     ap_add_output_filter(MXHR_NONBLOCK_FILTER, NULL, NULL, c);
-    s->engine = e;
+    s->sink_ctx = e;
+    s->sink = mxhr_engine_writev;
     ap_set_module_config(c->conn_config, &mxhr_module, e);
     apr_atomic_inc32(&child_streams);
     mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_SUSPENDED);

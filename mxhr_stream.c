@@ -14,16 +14,10 @@
 #include "util_filter.h"
 #include "ap_mpm.h"
 
-#include "mxhr_channel.h"
-#include "mxhr_engine.h"
 #include "mxhr_frame.h"
 #include "mxhr_stream.h"
 
 APLOG_USE_MODULE(mxhr);
-
-/* Sleep in slices no longer than this, so that a graceful restart or a
- * departed client is noticed quickly whatever the interval. */
-#define MXHR_SLICE apr_time_from_msec(200)
 
 static apr_status_t clock_produce(mxhr_stream *s, apr_time_t now,
                                   char *buf, apr_size_t size,
@@ -149,7 +143,7 @@ mxhr_stream *mxhr_stream_own(mxhr_stream *s)
 void mxhr_stream_drop_sub(mxhr_stream *s)
 {
     if (s->sub) {
-        mxhr_sub_destroy(s->sub);
+        s->sub_release(s->sub);
         s->sub = NULL;
     }
 }
@@ -259,8 +253,8 @@ static mxhr_end_reason stream_writev(mxhr_stream *s, const struct iovec *v,
         all[k].iov_base = (void *)crlf_last;
         all[k++].iov_len = with_last ? sizeof(crlf_last) - 1 : 2;
     }
-    if (s->engine) {
-        failed = mxhr_engine_writev(s, all, k);
+    if (s->sink) {
+        failed = s->sink(s, all, k);
     }
     else {
         /* Transient: filters that keep the data past this call (set it
@@ -274,7 +268,7 @@ static mxhr_end_reason stream_writev(mxhr_stream *s, const struct iovec *v,
     }
     if (failed == MXHR_END_NONE) {
         s->bytes += len;
-        if (s->r && (s->engine || s->chunked)) {
+        if (s->r && (s->sink || s->chunked)) {
             /* The request's filters, which count it, were bypassed. */
             s->r->bytes_sent += len;
         }
@@ -296,8 +290,7 @@ static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
                                    const char *event, const char *body,
                                    apr_size_t len, int is_part);
 
-/* 1 once some of the body has gone: a part, or its opening alone. */
-static int body_started(const mxhr_stream *s)
+int mxhr_stream_started(const mxhr_stream *s)
 {
     return s->seq > 0 || s->opened;
 }
@@ -318,14 +311,14 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
         const char *why_note = s->close_note ? s->close_note
                                : note[why <= MXHR_END_ERROR ? why : 0];
 
-        if (body_started(s) && *why_note) {
+        if (mxhr_stream_started(s) && *why_note) {
             failed = write_event(s, NULL, "mxhr-close", why_note,
                                  strlen(why_note), 0);
             if (failed != MXHR_END_NONE) {
                 why = failed;
             }
         }
-        if (s->chunked && body_started(s) && !s->aborted) {
+        if (s->chunked && mxhr_stream_started(s) && !s->aborted) {
             /* The last chunk alone: nothing before it. */
             failed = stream_writev(s, NULL, 0, 1);
             if (failed != MXHR_END_NONE) {
@@ -333,7 +326,7 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why)
             }
         }
     }
-    else if (body_started(s)) {
+    else if (mxhr_stream_started(s)) {
         failed = stream_write(s, MXHR_CLOSE_TAIL,
                               sizeof(MXHR_CLOSE_TAIL) - 1, 1);
         if (failed != MXHR_END_NONE) {
@@ -386,7 +379,7 @@ static mxhr_end_reason sse_open(mxhr_stream *s)
 {
     char retry[40];
 
-    if (!s->sse || body_started(s) || s->set.sse_retry <= 0) {
+    if (!s->sse || mxhr_stream_started(s) || s->set.sse_retry <= 0) {
         return MXHR_END_NONE;
     }
     return stream_write(s, retry, apr_snprintf(retry, sizeof(retry),
@@ -457,7 +450,7 @@ mxhr_end_reason mxhr_stream_open(mxhr_stream *s)
     mxhr_end_reason failed = MXHR_END_NONE;
     char dash[2 + MXHR_BOUNDARY_MAX + 1];
 
-    if (body_started(s)) {
+    if (mxhr_stream_started(s)) {
         return MXHR_END_NONE;
     }
     if (s->sse) {
@@ -491,7 +484,7 @@ mxhr_end_reason mxhr_stream_heartbeat(mxhr_stream *s)
     return failed;
 }
 
-static void send_section(mxhr_stream *s, apr_time_t now)
+void mxhr_stream_section(mxhr_stream *s, apr_time_t now)
 {
     /* On this thread's stack: a stream keeps no memory per section. */
     char body[MXHR_BODY_MAX], buf[MXHR_PART_MAX];
@@ -544,155 +537,6 @@ static void send_section(mxhr_stream *s, apr_time_t now)
     part_sent(s);
 }
 
-static int client_gone(mxhr_stream *s)
-{
-    int eof = 0;
-
-    if (s->aborted || (s->c && s->c->aborted)) {
-        return 1;
-    }
-    /* The engine's pollset tells it of a hang-up at once; and before
-     * the first section the request has only just been read. */
-    if (s->eof_watched || !body_started(s)) {
-        return 0;
-    }
-    /* Nobody reads a streaming connection: ask the socket whether the
-     * peer has closed, so that the worker is freed without waiting for
-     * a write to fail. */
-    if (s->csd && apr_socket_atreadeof(s->csd, &eof) == APR_SUCCESS && eof) {
-        s->c->aborted = 1;
-        return 1;
-    }
-    return 0;
-}
-
-int mxhr_mpm_stopping(void)
-{
-    int state;
-
-    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
-           && state == AP_MPMQ_STOPPING;
-}
-
-/* A subscription's step: what is new in its channels, a heartbeat when
- * it has been idle. The first step sends something at once (its
- * backlog, or the body's opening) so that the client sees the response
- * now. */
-static apr_time_t sub_step(mxhr_stream *s, apr_time_t now)
-{
-    apr_time_t wake;
-
-    if (!body_started(s) && s->chunked && s->r) {
-        /* The response's headers go through the request's filters. */
-        mxhr_end_reason failed = pass_flush(s, s->r->output_filters);
-
-        if (failed != MXHR_END_NONE) {
-            mxhr_stream_end(s, failed);
-            return 0;
-        }
-    }
-    mxhr_sub_pump(s, NULL);
-    if (s->ended) {
-        return 0;
-    }
-    mxhr_sub_heartbeat(s, now);
-    if (s->ended) {
-        return 0;
-    }
-    wake = mxhr_sub_heartbeat_due(s);
-    if (!wake) {
-        wake = now + apr_time_from_sec(3600);
-    }
-    if (s->end_at && s->end_at < wake) {
-        wake = s->end_at;
-    }
-    /* Publishes wake it by themselves; the client and the MPM are looked
-     * at every so often, unless the engine's pollset watches them. */
-    if (!s->eof_watched && wake - now > MXHR_CHECK_EVERY) {
-        wake = now + MXHR_CHECK_EVERY;
-    }
-    return wake;
-}
-
-apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now)
-{
-    apr_time_t wake;
-
-    if (s->ended) {
-        return 0;
-    }
-    if (client_gone(s)) {
-        mxhr_stream_end(s, MXHR_END_CLIENT);
-        return 0;
-    }
-    if (mxhr_mpm_stopping()) {
-        mxhr_stream_close(s, MXHR_END_SHUTDOWN);
-        return 0;
-    }
-    if (s->end_at && now >= s->end_at) {
-        mxhr_stream_close(s, MXHR_END_LIMIT);
-        return 0;
-    }
-    if (s->sub) {
-        return sub_step(s, now);
-    }
-    if (now >= s->next_due) {
-        send_section(s, now);
-        if (s->ended) {
-            return 0;
-        }
-        if (s->set.max_sections > 0 && s->seq >= s->set.max_sections) {
-            mxhr_stream_close(s, MXHR_END_LIMIT);
-            return 0;
-        }
-        /* The next slot on the grid start + k * interval that is still
-         * ahead: late sections never shift the ones after them, and a
-         * stall skips the missed slots instead of bursting. */
-        s->next_due = s->start
-            + ((now - s->start) / s->set.interval + 1) * s->set.interval;
-    }
-    wake = s->next_due;
-    if (s->end_at && s->end_at < wake) {
-        wake = s->end_at;
-    }
-    /* Without the engine's pollset, nobody looks at a suspended stream
-     * between its steps. */
-    if (s->async && !s->eof_watched && wake - now > MXHR_CHECK_EVERY) {
-        wake = now + MXHR_CHECK_EVERY;
-    }
-    return wake;
-}
-
-void mxhr_stream_run_blocking(mxhr_stream *s)
-{
-    apr_uint32_t epoch = mxhr_store_epoch();
-    apr_time_t wake = mxhr_stream_step(s, apr_time_now());
-
-    while (wake) {
-        apr_time_t now = apr_time_now();
-
-        if (now < wake) {
-            apr_interval_time_t nap = wake - now < MXHR_SLICE ? wake - now
-                                                              : MXHR_SLICE;
-
-            /* A publish in any child wakes a subscription at once (a
-             * futex in the store); the slices keep an eye on the client
-             * and the MPM. */
-            if (s->sub) {
-                mxhr_store_wait(epoch, nap);
-            }
-            else {
-                apr_sleep(nap);
-            }
-        }
-        /* Read before looking, so that no publish slips between. Between
-         * slices step() only checks the client and the MPM; it sends
-         * when something is due. */
-        epoch = mxhr_store_epoch();
-        wake = mxhr_stream_step(s, apr_time_now());
-    }
-}
-
 void mxhr_stream_detach(mxhr_stream *s)
 {
     request_rec *r = s->r;
@@ -713,4 +557,9 @@ void mxhr_stream_detach(mxhr_stream *s)
     if (c->cs) {
         c->cs->state = CONN_STATE_SUSPENDED;
     }
+}
+
+mxhr_end_reason mxhr_stream_send_head(mxhr_stream *s)
+{
+    return pass_flush(s, s->r->output_filters);
 }

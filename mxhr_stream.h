@@ -2,6 +2,8 @@
 #ifndef MXHR_STREAM_H
 #define MXHR_STREAM_H
 
+#include <sys/uio.h>
+
 #include "httpd.h"
 #include "apr_buckets.h"
 
@@ -9,6 +11,14 @@
 #include "mxhr_shared.h"
 
 typedef struct mxhr_stream mxhr_stream;
+
+/* Where a stream's bytes go when not through its request's filters: a
+ * writer that queues the buffers for the client as one piece (the push
+ * engine's socket writer). Returns MXHR_END_NONE, or why the stream
+ * must end. The stream does not know who it is: the driver that owns
+ * the stream sets it, so that no call runs from the stream upward. */
+typedef mxhr_end_reason (*mxhr_sink_fn)(mxhr_stream *s,
+                                        const struct iovec *iov, int n);
 
 /* What a section carries. The clock is the first source; a publish
  * channel is another. produce() writes the body of section s->seq + 1
@@ -49,9 +59,13 @@ struct mxhr_stream {
     int async;                  /* driven by the engine */
     int chunked;                /* we write the chunk framing ourselves */
     int eof_watched;            /* the engine polls for the client's EOF */
-    void *engine;               /* the engine's record of this stream */
+    mxhr_sink_fn sink;          /* NULL: the request's filters */
+    void *sink_ctx;             /* the sink's record of this stream */
     /* Channels (mxhr_channel.c) */
     struct mxhr_sub *sub;       /* NULL: the clock */
+    /* Gives the subscription back; set by whoever subscribed it, so
+     * that the stream, below the subscription, never calls it. */
+    void (*sub_release)(struct mxhr_sub *sub);
     int sse;                    /* text/event-stream, not multipart */
     int opened;                 /* the body's opening is sent, no part */
     apr_int64_t messages;       /* channel messages sent (MaxSections) */
@@ -81,12 +95,15 @@ mxhr_stream *mxhr_stream_own(mxhr_stream *s);
  * duration, why): the access log line was written when it detached. */
 void mxhr_stream_log_end(mxhr_stream *s);
 
-/* Does whatever is due at now: a section, the end by limit, by client,
- * by shutdown. Returns the time it next needs to run (0 once ended). */
-apr_time_t mxhr_stream_step(mxhr_stream *s, apr_time_t now);
+/* 1 once some of the body has gone: a part, or its opening alone. */
+int mxhr_stream_started(const mxhr_stream *s);
 
-/* 1 once the MPM says this child is stopping (graceful or not). */
-int mxhr_mpm_stopping(void);
+/* Sends the response's headers now, through the request's filters
+ * (a stream whose chunk framing is its own, before its first byte). */
+mxhr_end_reason mxhr_stream_send_head(mxhr_stream *s);
+
+/* Sends the clock's next section (made by s->source) now. */
+void mxhr_stream_section(mxhr_stream *s, apr_time_t now);
 
 /* Sends body (len bytes, of media type content_type, with the extra
  * part headers, each ending CRLF, or NULL) as the stream's next part,
@@ -94,9 +111,6 @@ int mxhr_mpm_stopping(void);
 mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
                                  const char *headers, const char *body,
                                  apr_size_t len);
-
-/* Gives back the stream's subscription, if any (once). */
-void mxhr_stream_drop_sub(mxhr_stream *s);
 
 /* Server-sent events: sends one event (id and event may be NULL; the
  * body is split into data lines; a body that is not UTF-8 goes base64
@@ -114,6 +128,9 @@ mxhr_end_reason mxhr_stream_open(mxhr_stream *s);
 /* A heartbeat: an empty part, or an SSE comment. */
 mxhr_end_reason mxhr_stream_heartbeat(mxhr_stream *s);
 
+/* Gives back the stream's subscription, if any (once). */
+void mxhr_stream_drop_sub(mxhr_stream *s);
+
 /* Marks the stream ended without writing anything (the client is gone),
  * counted and logged as why. */
 void mxhr_stream_end(mxhr_stream *s, mxhr_end_reason why);
@@ -124,8 +141,5 @@ void mxhr_stream_close(mxhr_stream *s, mxhr_end_reason why);
 /* The longest a stream waits between two looks at its client and the
  * MPM (disconnects, graceful stop), whatever its interval. */
 #define MXHR_CHECK_EVERY apr_time_from_sec(1)
-
-/* Runs the stream to its end on this thread, sleeping in slices. */
-void mxhr_stream_run_blocking(mxhr_stream *s);
 
 #endif /* MXHR_STREAM_H */
