@@ -487,8 +487,11 @@ static const char *set_number(cmd_parms *cmd, void *dconf, const char *arg)
         why = mxhr_parse_count(arg, d->max, &v);
         break;
     case NUM_DURATION:
+        /* t is only written on success. */
         why = mxhr_parse_duration(arg, &t);
-        v = t;
+        if (!why) {
+            v = t;
+        }
         break;
     case NUM_SIZE:
         why = parse_size(arg, d->max, &v);

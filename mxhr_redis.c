@@ -585,6 +585,10 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
         *why = "the channel store is not ready";
         return NULL;
     }
+    if (!rc.lock) {
+        *why = "this child could not set up its Redis connections (MXHR086)";
+        return NULL;
+    }
     if (!apr_atomic_read32(&sh->up) && sh->down_logged
         && apr_time_now() < sh->retry_at) {
         *why = "Redis is unreachable";
@@ -1228,7 +1232,17 @@ void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
     for (i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
         script_sha(scripts[i]);
     }
-    apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    /* Without its lock the child may not touch its connections: it
+     * answers 503 instead (request_eval) and reads nothing. */
+    rv = apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv != APR_SUCCESS) {
+        rc.lock = NULL;
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MXHR_LOGNO(086)
+                     "cannot create the lock of this child's Redis "
+                     "connections: it answers 503 to channel requests and "
+                     "delivers no channel messages");
+        return;
+    }
     /* The thread's pool is not under pchild: a prefork child's pool
      * has an allocator without a lock, and its subpools are gone before
      * its cleanups run. The thread stops before them (pre-cleanup). */
