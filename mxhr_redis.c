@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -340,22 +341,39 @@ static struct timeval to_tv(apr_interval_time_t t)
 static void conn_drop_idle(void);
 
 /* Says Redis is unreachable: once per outage in the log; requests are
- * refused at once until the back-off passes. */
+ * refused at once until the shared retry time passes.
+ *
+ * Every child sees the same failure (Redis closed all their
+ * connections at once): that is one round, and it doubles the back-off
+ * once. Only the child whose compare-and-swap moves the retry time
+ * doubles it; the others find a retry time still ahead and leave both
+ * alone. (Each child used to double it: ten prefork children reached
+ * the 5 s ceiling within a millisecond of the first failure.) */
 static void went_down(const char *why)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    apr_int64_t b;
+    apr_uint64_t now, at, b;
 
     if (!sh) {
         return;
     }
-    b = sh->backoff ? sh->backoff * 2 : BACKOFF_MIN;
-    if (b > BACKOFF_MAX) {
-        b = BACKOFF_MAX;
-    }
-    sh->backoff = b;
-    sh->retry_at = apr_time_now() + b;
     apr_atomic_set32(&sh->up, 0);
+    now = (apr_uint64_t)apr_time_now();
+    at = apr_atomic_read64(&sh->retry_at);
+    if (now >= at) {
+        b = apr_atomic_read64(&sh->backoff);
+        b = b ? b * 2 : BACKOFF_MIN;
+        if (b > BACKOFF_MAX) {
+            b = BACKOFF_MAX;
+        }
+        if (apr_atomic_cas64(&sh->retry_at, now + b, at) == at) {
+            apr_atomic_set64(&sh->backoff, b);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rc.s, MXHR_LOGNO(087)
+                         "Redis at %s: requests are refused for %"
+                         APR_UINT64_T_FMT " ms (%s)", rc.where,
+                         b / 1000, why);
+        }
+    }
     conn_drop_idle();
     if (apr_atomic_cas32(&sh->down_logged, 1, 0) == 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, rc.s, MXHR_LOGNO(080)
@@ -372,8 +390,8 @@ static void came_up(void)
     if (!sh || apr_atomic_read32(&sh->up)) {
         return;
     }
-    sh->backoff = 0;
-    sh->retry_at = 0;
+    apr_atomic_set64(&sh->backoff, 0);
+    apr_atomic_set64(&sh->retry_at, 0);
     apr_atomic_set32(&sh->up, 1);
     if (apr_atomic_cas32(&sh->down_logged, 0, 1) == 1) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(081)
@@ -589,8 +607,8 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
         *why = "this child could not set up its Redis connections (MXHR086)";
         return NULL;
     }
-    if (!apr_atomic_read32(&sh->up) && sh->down_logged
-        && apr_time_now() < sh->retry_at) {
+    if (!apr_atomic_read32(&sh->up) && apr_atomic_read32(&sh->down_logged)
+        && (apr_uint64_t)apr_time_now() < apr_atomic_read64(&sh->retry_at)) {
         *why = "Redis is unreachable";
         return NULL;
     }
@@ -1007,16 +1025,15 @@ static void count_arg(void *ctx, const char *vhost, const char *name,
 static int write_counts(redisContext *c, apr_pool_t *p)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    apr_time_t now = apr_time_now(), at = sh->counts_at;
+    apr_uint64_t now = (apr_uint64_t)apr_time_now();
+    apr_uint64_t at = apr_atomic_read64(&sh->counts_at);
     apr_uint32_t changes = mxhr_store_sub_changes();
     apr_array_header_t *a;
     redisReply *rep;
 
-    if (now - at < (changes != sh->counts_changes
+    if (now - at < (changes != apr_atomic_read32(&sh->counts_changes)
                     ? apr_time_from_msec(200) : apr_time_from_sec(3))
-        || apr_atomic_cas64((volatile apr_uint64_t *)&sh->counts_at,
-                            (apr_uint64_t)now, (apr_uint64_t)at)
-           != (apr_uint64_t)at) {
+        || apr_atomic_cas64(&sh->counts_at, now, at) != at) {
         return 1;
     }
     a = apr_array_make(p, 64, sizeof(const char *));
@@ -1028,11 +1045,12 @@ static int write_counts(redisContext *c, apr_pool_t *p)
     rep = eval(c, &s_counts, 0, a->nelts, (const char **)a->elts, NULL,
                0);
     if (!rep) {
-        sh->counts_at = 0;
+        /* Whichever child reads next writes them. */
+        apr_atomic_set64(&sh->counts_at, 0);
         return 0;
     }
     if (rep->type != REDIS_REPLY_ERROR) {
-        sh->counts_changes = changes;
+        apr_atomic_set32(&sh->counts_changes, changes);
     }
     freeReplyObject(rep);
     return 1;
@@ -1077,13 +1095,21 @@ static int sync_epoch(redisContext *c, apr_pool_t *p, apr_uint64_t *epoch,
     return 1;
 }
 
-/* Sleeps for the back-off, waking early when the child stops. */
-static void backoff_sleep(void)
+/* Sleeps after the reader's own failures, waking early when the child
+ * stops: its own back-off (doubled by each of its failures, up to
+ * BACKOFF_MAX), at a random point of its second half. The children's
+ * readers fail together when Redis goes; spread out, one of them finds
+ * Redis back soon after it is, not a whole back-off later. */
+static void backoff_sleep(apr_interval_time_t *mine, unsigned int *seed)
 {
-    mxhr_redis_shared *sh = mxhr_store_redis();
-    apr_time_t until = apr_time_now()
-                       + (sh && sh->backoff ? sh->backoff : BACKOFF_MIN);
+    apr_time_t until;
 
+    *mine = *mine ? *mine * 2 : BACKOFF_MIN;
+    if (*mine > BACKOFF_MAX) {
+        *mine = BACKOFF_MAX;
+    }
+    until = apr_time_now() + *mine / 2
+            + (apr_interval_time_t)(rand_r(seed) % (*mine / 2 + 1));
     while (!rc.stop && apr_time_now() < until) {
         apr_sleep(apr_time_from_msec(50));
     }
@@ -1094,6 +1120,8 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
     mxhr_redis_shared *sh = mxhr_store_redis();
     int connected_before = 0, count = READ_COUNT, quiet, moved;
     apr_time_t asked = 0;
+    apr_interval_time_t mine = 0;
+    unsigned int seed = (unsigned int)getpid() ^ (unsigned int)apr_time_now();
     apr_pool_t *p;
     sigset_t all;
 
@@ -1113,7 +1141,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
         c = rconnect(p, mxhr_config_redis_timeout(), &why);
         if (!c) {
             went_down(why);
-            backoff_sleep();
+            backoff_sleep(&mine, &seed);
             continue;
         }
         /* Reads block for READ_BLOCK; more than that is a failure. */
@@ -1128,6 +1156,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
             goto lost;
         }
         came_up();
+        mine = 0;
         apr_pool_create(&iter, p);
         while (!rc.stop) {
             apr_pool_clear(iter);
@@ -1170,7 +1199,7 @@ lost:
         redisFree(c);
         if (!rc.stop) {
             went_down(why ? why : "connection lost");
-            backoff_sleep();
+            backoff_sleep(&mine, &seed);
         }
     }
     apr_pool_destroy(p);
