@@ -7,6 +7,7 @@
 #include "ap_expr.h"
 
 #include "mxhr_frame.h"
+#include "mxhr_redis_url.h"
 
 /* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's. */
 #define MXHR_LOGNO(n) "MXHR" #n ": "

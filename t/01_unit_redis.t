@@ -6,7 +6,7 @@ use warnings FATAL => 'all';
 use FindBin;
 use Test::More;
 
-for my $name (qw(redis_lua_test)) {
+for my $name (qw(redis_lua_test redis_url_test)) {
     my $bin = "$FindBin::Bin/unit/$name";
     ok -x $bin, "$name is built" or next;
     my @out = `$bin`;

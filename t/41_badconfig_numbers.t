@@ -19,9 +19,12 @@ my @bad = (
     ['MxhrSseRetry 1.5s', 1, qr/MxhrSseRetry: '1.5s' has an unknown unit/],
     ['MxhrChannelHistory ten', 1, qr/MxhrChannelHistory: 'ten' must be a whole number/],
     ['MxhrMessageMaxSize 1q', 1, qr/MxhrMessageMaxSize: '1q' is not a size/],
+    ['MxhrRedis redis://:secret\@h:99999', 0, qr/MxhrRedis: the URL has a port that is not 1 to 65535; use redis:\/\/host:port/],
+    ['MxhrRedis redis://:secret\@h?db=2', 0, qr/MxhrRedis: the URL has a query or a fragment/],
+    ['MxhrRedis redis://:bad%zz\@h', 0, qr/MxhrRedis: the URL has a password with a bad %-escape/],
 );
 
-plan tests => 2 + 3 * @bad;
+plan tests => 2 + 3 * @bad + grep { $_->[0] =~ /secret/ } @bad;
 
 my $so = ($ENV{MXHR_SRC} || '.') . '/.libs/mod_mxhr.so';
 my $dir = tempdir(CLEANUP => 1);
@@ -60,4 +63,5 @@ for my $case (@bad) {
     like $out, $re, "message for: $name" or diag $out;
     like $out, qr/line $lineno of \Q$dir\E\/mxhr-check\.conf/,
          "file and line for: $name";
+    unlike $out, qr/secret/, "no password echoed for: $name" if $line =~ /secret/;
 }
