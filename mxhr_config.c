@@ -121,6 +121,8 @@ void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                         ? add->message_limit : base->message_limit;
     sc->max_channels = add->max_channels != MXHR_UNSET ? add->max_channels
                                                        : base->max_channels;
+    sc->namespace_expr = add->namespace_expr ? add->namespace_expr
+                                             : base->namespace_expr;
     /* Both numbers come from one directive: they travel together. */
     if (add->history_ceiling != MXHR_UNSET) {
         sc->history_ceiling = add->history_ceiling;
@@ -466,6 +468,27 @@ static const char *set_channel(cmd_parms *cmd, void *dconf, const char *arg)
                             "a string expression, e.g. "
                             "\"%%{env:MATCH_ROOM}\" or \"%%{mxhr_arg:id}\"",
                             cmd->cmd->name, arg, err);
+    }
+    return NULL;
+}
+
+/* The server admin's, never a .htaccess's: a customer naming its
+ * namespace could name another's. */
+static const char *set_namespace(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (err) {
+        return err;
+    }
+    srv_conf(cmd)->namespace_expr
+        = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT, &err,
+                            NULL);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse \"%s\": %s; use "
+                            "a string expression, e.g. \"%%{HTTP_HOST}\" "
+                            "or \"shop\"", cmd->cmd->name, arg, err);
     }
     return NULL;
 }
@@ -821,6 +844,9 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrRedisTimeout", set_redis_timeout, NULL, RSRC_CONF,
                   "The most a request waits on Redis (default 2s, main "
                   "server only)"),
+    AP_INIT_TAKE1("MxhrNamespace", set_namespace, NULL, RSRC_CONF,
+                  "Whose channels a request sees, an expression, e.g. "
+                  "\"%{HTTP_HOST}\" (default: the virtual host)"),
     AP_INIT_TAKE2("MxhrHistoryCeiling", set_history_ceiling, NULL,
                   RSRC_CONF, "The most a .htaccess may ask of "
                   "MxhrChannelHistory and MxhrChannelHistoryTime, e.g. "

@@ -78,6 +78,7 @@ typedef struct {
     apr_int64_t max_channels;        /* MxhrMaxChannels, 0: no limit */
     apr_int64_t history_ceiling;     /* MxhrHistoryCeiling, messages */
     apr_int64_t history_time_ceiling; /* ... and usec */
+    const ap_expr_info_t *namespace_expr; /* MxhrNamespace, NULL: unset */
     int slot;                        /* shared counters index (post_config) */
 } mxhr_srv_conf;
 

@@ -25,6 +25,8 @@ my @bad = (
     ['MxhrHistoryCeiling 1000 5y', 0, qr/MxhrHistoryCeiling: '5y' has an unknown unit/],
     ['MxhrHistoryCeiling 1000', 0, qr/MxhrHistoryCeiling takes two arguments/],
     ['MxhrHistoryCeiling 10 1h', 1, qr/MxhrHistoryCeiling not allowed in <Location> context/],
+    ['MxhrNamespace "%{HTTP_HOST"', 0, qr/MxhrNamespace: cannot parse "%\{HTTP_HOST": .*; use a string expression/],
+    ['MxhrNamespace shop', 1, qr/MxhrNamespace not allowed in <Location> context/],
     ['MxhrRedis redis://:secret\@h:99999', 0, qr/MxhrRedis: the URL has a port that is not 1 to 65535; use redis:\/\/host:port/],
     ['MxhrRedis redis://:secret\@h?db=2', 0, qr/MxhrRedis: the URL has a query or a fragment/],
     ['MxhrRedis redis://:bad%zz\@h', 0, qr/MxhrRedis: the URL has a password with a bad %-escape/],
