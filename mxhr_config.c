@@ -542,15 +542,16 @@ static apr_int64_t ceiling_cap(cmd_parms *cmd, const num_directive *d,
     last = apr_atomic_read64(&logged);
     if (now - last >= (apr_uint64_t)apr_time_from_sec(10)
         && apr_atomic_cas64(&logged, now, last) == last) {
+        int messages = d->ceiling == CEIL_MESSAGES;
+
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
                      MXHR_LOGNO(140) "%s line %d: %s %s is above this "
-                     "server's MxhrHistoryCeiling: lowered to %" APR_INT64_T_FMT
-                     "%s (logged at most every 10s)",
+                     "server's MxhrHistoryCeiling: lowered to %"
+                     APR_INT64_T_FMT "%s (logged at most every 10s)",
                      cmd->directive->filename, cmd->directive->line_num,
                      cmd->cmd->name, arg,
-                     d->ceiling == CEIL_MESSAGES ? max
-                                                 : (apr_int64_t)apr_time_sec(max),
-                     d->ceiling == CEIL_MESSAGES ? " messages" : "s");
+                     messages ? max : (apr_int64_t)apr_time_sec(max),
+                     messages ? " messages" : "s");
     }
     return max;
 }

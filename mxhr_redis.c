@@ -74,8 +74,9 @@ APLOG_USE_MODULE(mxhr);
 
 /* ---- Scripts --------------------------------------------------------- */
 
-/* The scripts are the .lua files of redis/; the build makes them C strings with their
- * SHA1s (redis/lua2h.pl), so that no child computes them. */
+/* The scripts are the .lua files of redis/; the build makes them C
+ * strings with their SHA1s (redis/lua2h.pl), so that no child computes
+ * them. */
 typedef struct {
     const char *text;
     const char *sha;

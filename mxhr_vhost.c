@@ -103,13 +103,21 @@ static int vhost_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+const char *mxhr_vhost_server_key(apr_pool_t *p, server_rec *s)
+{
+    const char *key = server_keys ? apr_hash_get(server_keys, &s, sizeof(s))
+                                  : NULL;
+
+    return key ? key : fit(p, name_port(p, s));
+}
+
 const char *mxhr_vhost_key(request_rec *r)
 {
     const mxhr_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                                    &mxhr_module);
     const core_server_config *core
         = ap_get_core_module_config(r->server->module_config);
-    const char *key = NULL, *root;
+    const char *key, *root;
 
     if (sc && sc->namespace_expr) {
         const char *err = NULL;
@@ -126,12 +134,7 @@ const char *mxhr_vhost_key(request_rec *r)
         /* "ns=": no ServerName has an '='. */
         return fit(r->pool, apr_pstrcat(r->pool, "ns=", v, NULL));
     }
-    if (server_keys) {
-        key = apr_hash_get(server_keys, &r->server, sizeof(r->server));
-    }
-    if (!key) {
-        key = name_port(r->pool, r->server);
-    }
+    key = mxhr_vhost_server_key(r->pool, r->server);
     /* A document root of the request's own (mass virtual hosting): the
      * site is that root. */
     root = ap_document_root(r);

@@ -23,6 +23,12 @@
  * one keeps its start and a SHA1 of the whole). */
 const char *mxhr_vhost_key(request_rec *r);
 
+/* A server's own namespace, for what has no request (another module
+ * publishing to a virtual host's channel): as mxhr_vhost_key() for a
+ * request of that server without MxhrNamespace and without a document
+ * root of its own. */
+const char *mxhr_vhost_server_key(apr_pool_t *p, server_rec *s);
+
 void mxhr_vhost_register_hooks(apr_pool_t *p);
 
 #endif /* MXHR_VHOST_H */

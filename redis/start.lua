@@ -29,7 +29,8 @@ for i = 1, n do
 end
 if mode == '1' and (ARGV[2] ~= e or L > seq) then lost = 1 end
 redis.call('PEXPIRE', subs, SERVER_TTL_MS + 5000)
-redis.call('ZADD', 'mxhr:servers', math.floor(now / 1000) + SERVER_TTL_MS, ARGV[5])
+redis.call('ZADD', 'mxhr:servers',
+           math.floor(now / 1000) + SERVER_TTL_MS, ARGV[5])
 local out = {e, seq, 0}
 for i = 1, n do
   local s, m = KEYS[2 * i - 1], KEYS[2 * i]

@@ -1,9 +1,9 @@
 /* The Redis scripts that the build made C strings (mxhr_redis_lua.h,
- * from the .lua files of redis/ by redis/lua2h.pl): each one's SHA1 is what Redis
- * will name it by. A wrong one would not fail a request (EVALSHA's
- * NOSCRIPT falls back to EVAL), only send every script whole, every
- * time: so it is checked here, with APR-util's SHA1 over the very
- * bytes the module sends. Prints TAP. */
+ * from the .lua files of redis/ by redis/lua2h.pl): each one's SHA1 is
+ * what Redis will name it by. A wrong one would not fail a request
+ * (EVALSHA's NOSCRIPT falls back to EVAL), only send every script
+ * whole, every time: so it is checked here, with APR-util's SHA1 over
+ * the very bytes the module sends. Prints TAP. */
 #include <stdio.h>
 #include <string.h>
 
