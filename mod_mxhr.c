@@ -33,6 +33,7 @@
 #include "mxhr_store.h"
 #include "mxhr_drive.h"
 #include "mxhr_stream.h"
+#include "mxhr_vhost.h"
 
 #define MXHR_HANDLER "mxhr-stream"
 
@@ -228,8 +229,7 @@ static int mxhr_handler(request_rec *r)
     if (dc->channel) {
         mxhr_sub_history history;
         const char *why = NULL;
-        apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
-                                                                  r->server),
+        apr_status_t rv = mxhr_sub_create(r, mxhr_vhost_key(r),
                                           ids, nids, set.max_channels,
                                           (int)set.replay, &s->sub,
                                           &history, &why);
@@ -463,6 +463,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     mxhr_store_register_hooks(p);
     mxhr_publish_register_hooks(p);
     mxhr_redis_register_hooks(p);
+    mxhr_vhost_register_hooks(p);
     APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);

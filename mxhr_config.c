@@ -4,6 +4,7 @@
 
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "apr_atomic.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -95,6 +96,8 @@ void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->send_buffer = MXHR_UNSET;
     sc->message_limit = MXHR_UNSET;
     sc->max_channels = MXHR_UNSET;
+    sc->history_ceiling = MXHR_UNSET;
+    sc->history_time_ceiling = MXHR_UNSET;
     sc->slot = MXHR_UNSET;
     return sc;
 }
@@ -118,6 +121,17 @@ void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                         ? add->message_limit : base->message_limit;
     sc->max_channels = add->max_channels != MXHR_UNSET ? add->max_channels
                                                        : base->max_channels;
+    sc->namespace_expr = add->namespace_expr ? add->namespace_expr
+                                             : base->namespace_expr;
+    /* Both numbers come from one directive: they travel together. */
+    if (add->history_ceiling != MXHR_UNSET) {
+        sc->history_ceiling = add->history_ceiling;
+        sc->history_time_ceiling = add->history_time_ceiling;
+    }
+    else {
+        sc->history_ceiling = base->history_ceiling;
+        sc->history_time_ceiling = base->history_time_ceiling;
+    }
     /* Each virtual host counts its own streams. */
     sc->slot = MXHR_UNSET;
     return sc;
@@ -458,6 +472,27 @@ static const char *set_channel(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* The server admin's, never a .htaccess's: a customer naming its
+ * namespace could name another's. */
+static const char *set_namespace(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (err) {
+        return err;
+    }
+    srv_conf(cmd)->namespace_expr
+        = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT, &err,
+                            NULL);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse \"%s\": %s; use "
+                            "a string expression, e.g. \"%%{HTTP_HOST}\" "
+                            "or \"shop\"", cmd->cmd->name, arg, err);
+    }
+    return NULL;
+}
+
 /* The channels' numeric directives share one setter, described by a
  * row of this kind (cmd->info). */
 typedef enum { NUM_COUNT, NUM_DURATION, NUM_SIZE } num_kind;
@@ -470,7 +505,56 @@ typedef struct {
     int zero_ok;
     const char *below;          /* what a value under min is told */
     const char *help;
+    int ceiling;                /* CEIL_*: capped in .htaccess */
 } num_directive;
+
+#define CEIL_NONE     0
+#define CEIL_MESSAGES 1         /* by MxhrHistoryCeiling's count */
+#define CEIL_TIME     2         /* by its duration */
+
+/* A value in a .htaccess above the server's MxhrHistoryCeiling is
+ * lowered to it (the ceiling is the admin's; .htaccess files are read
+ * for every request: logged at most every 10 s per process). */
+static apr_int64_t ceiling_cap(cmd_parms *cmd, const num_directive *d,
+                               const char *arg, apr_int64_t v)
+{
+    static volatile apr_uint64_t logged;
+    const mxhr_srv_conf *sc = srv_conf(cmd);
+    apr_int64_t max;
+    apr_uint64_t now, last;
+
+    if (d->ceiling == CEIL_NONE
+        || !ap_check_cmd_context(cmd, NOT_IN_HTACCESS)) {
+        return v;
+    }
+    if (d->ceiling == CEIL_MESSAGES) {
+        max = sc->history_ceiling != MXHR_UNSET
+              ? sc->history_ceiling : MXHR_DEFAULT_HISTORY_CEILING;
+    }
+    else {
+        max = sc->history_time_ceiling != MXHR_UNSET
+              ? sc->history_time_ceiling : MXHR_DEFAULT_HISTORY_TIME_CEILING;
+    }
+    if (v <= max) {
+        return v;
+    }
+    now = (apr_uint64_t)apr_time_now();
+    last = apr_atomic_read64(&logged);
+    if (now - last >= (apr_uint64_t)apr_time_from_sec(10)
+        && apr_atomic_cas64(&logged, now, last) == last) {
+        int messages = d->ceiling == CEIL_MESSAGES;
+
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                     MXHR_LOGNO(140) "%s line %d: %s %s is above this "
+                     "server's MxhrHistoryCeiling: lowered to %"
+                     APR_INT64_T_FMT "%s (logged at most every 10s)",
+                     cmd->directive->filename, cmd->directive->line_num,
+                     cmd->cmd->name, arg,
+                     messages ? max : (apr_int64_t)apr_time_sec(max),
+                     messages ? " messages" : "s");
+    }
+    return max;
+}
 
 static const char *set_number(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -487,8 +571,11 @@ static const char *set_number(cmd_parms *cmd, void *dconf, const char *arg)
         why = mxhr_parse_count(arg, d->max, &v);
         break;
     case NUM_DURATION:
+        /* t is only written on success. */
         why = mxhr_parse_duration(arg, &t);
-        v = t;
+        if (!why) {
+            v = t;
+        }
         break;
     case NUM_SIZE:
         why = parse_size(arg, d->max, &v);
@@ -504,7 +591,7 @@ static const char *set_number(cmd_parms *cmd, void *dconf, const char *arg)
         return bad_value(cmd, arg, why, d->help);
     }
     *(apr_int64_t *)((char *)(d->server ? (void *)srv_conf(cmd) : dconf)
-                     + d->offset) = v;
+                     + d->offset) = ceiling_cap(cmd, d, arg, v);
     return NULL;
 }
 
@@ -513,12 +600,13 @@ static const char *set_number(cmd_parms *cmd, void *dconf, const char *arg)
 
 static num_directive num_history = {
     NUM_COUNT, DIR_FIELD(history), 1, MXHR_HISTORY_MAX, 0, "is below 1",
-    "use a whole number of messages from 1 to 100000 (the default is 100)"
+    "use a whole number of messages from 1 to 100000 (the default is 100)",
+    CEIL_MESSAGES
 };
 static num_directive num_history_time = {
     NUM_DURATION, DIR_FIELD(history_time), APR_USEC_PER_SEC,
     APR_INT64_MAX, 0, "is below 1s",
-    DURATION_HELP ", at least 1s (the default is 1h)"
+    DURATION_HELP ", at least 1s (the default is 1h)", CEIL_TIME
 };
 static num_directive num_replay = {
     NUM_COUNT, DIR_FIELD(replay), 0, MXHR_REPLAY_MAX, 1, NULL,
@@ -546,12 +634,51 @@ static num_directive num_max_channels = {
     "use a whole number of channels, 0 for no limit but the store's"
 };
 
-static apr_int64_t store_size = MXHR_UNSET;
+static const char *set_history_ceiling(cmd_parms *cmd, void *dconf,
+                                       const char *count, const char *time)
+{
+    mxhr_srv_conf *sc = srv_conf(cmd);
+    apr_int64_t n;
+    apr_interval_time_t t;
+    const char *why = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    if (why) {
+        return why;
+    }
+    why = mxhr_parse_count(count, MXHR_HISTORY_MAX, &n);
+    if (!why && n < 1) {
+        why = "is below 1";
+    }
+    if (why) {
+        return bad_value(cmd, count, why, "use a whole number of messages "
+                         "from 1 to 100000, then a duration, e.g. "
+                         "MxhrHistoryCeiling 1000 1h (the default)");
+    }
+    why = mxhr_parse_duration(time, &t);
+    if (!why && t < APR_USEC_PER_SEC) {
+        why = "is below 1s";
+    }
+    if (why) {
+        return bad_value(cmd, time, why, DURATION_HELP ", at least 1s, "
+                         "e.g. MxhrHistoryCeiling 1000 1h (the default)");
+    }
+    sc->history_ceiling = n;
+    sc->history_time_ceiling = t;
+    return NULL;
+}
+
+/* What only the main server sets, from one reading of the
+ * configuration: back to the defaults before each (reset_globals). */
+static struct {
+    apr_int64_t store_size;             /* MxhrStoreSize */
+    const mxhr_redis_addr *redis_addr;  /* MxhrRedis, NULL: none */
+    apr_interval_time_t redis_timeout;  /* MxhrRedisTimeout */
+} globals;
 
 apr_size_t mxhr_config_store_size(void)
 {
-    return store_size != MXHR_UNSET ? (apr_size_t)store_size
-                                    : MXHR_DEFAULT_STORE_SIZE;
+    return globals.store_size != MXHR_UNSET
+           ? (apr_size_t)globals.store_size : MXHR_DEFAULT_STORE_SIZE;
 }
 
 static const char *set_store_size(cmd_parms *cmd, void *dconf,
@@ -574,24 +701,21 @@ static const char *set_store_size(cmd_parms *cmd, void *dconf,
         return bad_value(cmd, arg, why, "use a size of at least 1m, e.g. "
                          "32m or 1024m (the default is 32m)");
     }
-    store_size = v;
+    globals.store_size = v;
     return NULL;
 }
 
 /* ---- Redis (main server only: one connection set per child) -------- */
 
-static const mxhr_redis_addr *redis_addr;
-static apr_interval_time_t redis_timeout = MXHR_UNSET;
-
 const mxhr_redis_addr *mxhr_config_redis(void)
 {
-    return redis_addr;
+    return globals.redis_addr;
 }
 
 apr_interval_time_t mxhr_config_redis_timeout(void)
 {
-    return redis_timeout != MXHR_UNSET ? redis_timeout
-                                       : MXHR_DEFAULT_REDIS_TIMEOUT;
+    return globals.redis_timeout != MXHR_UNSET ? globals.redis_timeout
+                                               : MXHR_DEFAULT_REDIS_TIMEOUT;
 }
 
 static const char *set_redis(cmd_parms *cmd, void *dconf, const char *arg)
@@ -611,7 +735,7 @@ static const char *set_redis(cmd_parms *cmd, void *dconf, const char *arg)
                             " or unix:/path/to/redis.sock", cmd->cmd->name,
                             why);
     }
-    redis_addr = a;
+    globals.redis_addr = a;
     return NULL;
 }
 
@@ -635,25 +759,24 @@ static const char *set_redis_timeout(cmd_parms *cmd, void *dconf,
         return bad_value(cmd, arg, why, "use a time from 10ms to 60s, e.g. "
                          "2s or 500ms (the default is 2s)");
     }
-    redis_timeout = t;
+    globals.redis_timeout = t;
     return NULL;
 }
 
-/* Each reading of the configuration starts from the defaults. */
-static apr_status_t reset_store_size(void *data)
+/* Each reading of the configuration starts from the defaults; and
+ * none outlives its pool (redis_addr is in it). */
+static apr_status_t reset_globals(void *data)
 {
-    store_size = MXHR_UNSET;
-    redis_addr = NULL;
-    redis_timeout = MXHR_UNSET;
+    globals.store_size = MXHR_UNSET;
+    globals.redis_addr = NULL;
+    globals.redis_timeout = MXHR_UNSET;
     return APR_SUCCESS;
 }
 
 void mxhr_config_pre_config(apr_pool_t *pconf)
 {
-    store_size = MXHR_UNSET;
-    redis_addr = NULL;
-    redis_timeout = MXHR_UNSET;
-    apr_pool_cleanup_register(pconf, NULL, reset_store_size,
+    reset_globals(NULL);
+    apr_pool_cleanup_register(pconf, NULL, reset_globals,
                               apr_pool_cleanup_null);
 }
 
@@ -722,6 +845,13 @@ const command_rec mxhr_cmds[] = {
     AP_INIT_TAKE1("MxhrRedisTimeout", set_redis_timeout, NULL, RSRC_CONF,
                   "The most a request waits on Redis (default 2s, main "
                   "server only)"),
+    AP_INIT_TAKE1("MxhrNamespace", set_namespace, NULL, RSRC_CONF,
+                  "Whose channels a request sees, an expression, e.g. "
+                  "\"%{HTTP_HOST}\" (default: the virtual host)"),
+    AP_INIT_TAKE2("MxhrHistoryCeiling", set_history_ceiling, NULL,
+                  RSRC_CONF, "The most a .htaccess may ask of "
+                  "MxhrChannelHistory and MxhrChannelHistoryTime, e.g. "
+                  "1000 1h (the default)"),
     AP_INIT_TAKE1("MxhrMaxChannels", set_number, &num_max_channels,
                   RSRC_CONF,
                   "Channels per virtual host (default 0: no limit but the "

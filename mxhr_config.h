@@ -7,6 +7,7 @@
 #include "ap_expr.h"
 
 #include "mxhr_frame.h"
+#include "mxhr_redis_url.h"
 
 /* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's. */
 #define MXHR_LOGNO(n) "MXHR" #n ": "
@@ -42,6 +43,9 @@ typedef enum {
 #define MXHR_STORE_SIZE_MIN        (1024 * 1024)
 #define MXHR_STORE_SIZE_MAX        APR_INT64_C(68719476736)
 #define MXHR_DEFAULT_REDIS_TIMEOUT apr_time_from_sec(2)
+/* The most a .htaccess may ask for (MxhrHistoryCeiling). */
+#define MXHR_DEFAULT_HISTORY_CEILING      1000
+#define MXHR_DEFAULT_HISTORY_TIME_CEILING apr_time_from_sec(3600)
 
 typedef struct {
     const char *dir;                 /* where it was set, for the log */
@@ -72,6 +76,9 @@ typedef struct {
     apr_int64_t send_buffer;         /* MxhrSendBuffer, bytes */
     apr_int64_t message_limit;       /* MxhrMessageMaxSizeLimit */
     apr_int64_t max_channels;        /* MxhrMaxChannels, 0: no limit */
+    apr_int64_t history_ceiling;     /* MxhrHistoryCeiling, messages */
+    apr_int64_t history_time_ceiling; /* ... and usec */
+    const ap_expr_info_t *namespace_expr; /* MxhrNamespace, NULL: unset */
     int slot;                        /* shared counters index (post_config) */
 } mxhr_srv_conf;
 
@@ -105,7 +112,7 @@ void *mxhr_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 void *mxhr_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *mxhr_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 
-/* Forgets the last reading's MxhrStoreSize (pre_config). */
+/* Forgets the last reading's main-server settings (pre_config). */
 void mxhr_config_pre_config(apr_pool_t *pconf);
 
 /* MxhrStoreSize, from the main server's config (post_config). */

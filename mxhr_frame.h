@@ -158,19 +158,4 @@ apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
 /* A heartbeat: a comment line, which EventSource ignores. */
 #define MXHR_SSE_HEARTBEAT ":\n\n"
 
-/* Where Redis is (MxhrRedis): "redis://[:password@]host[:port][/db]"
- * or "unix:/path". */
-typedef struct {
-    const char *host;           /* NULL: a unix socket */
-    int port;
-    const char *path;           /* the socket, for "unix:" */
-    const char *password;       /* NULL: none */
-    int db;
-} mxhr_redis_addr;
-
-/* Parses a Redis URL into *out (strings in p). NULL on success, else
- * what is wrong. */
-const char *mxhr_redis_url_parse(apr_pool_t *p, const char *url,
-                                 mxhr_redis_addr *out);
-
 #endif /* MXHR_FRAME_H */

@@ -21,6 +21,7 @@
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_store.h"
+#include "mxhr_vhost.h"
 
 APLOG_USE_MODULE(mxhr);
 
@@ -294,7 +295,7 @@ static int mxhr_publish_handler(request_rec *r)
         }
         return refuse(r, HTTP_BAD_REQUEST, why);
     }
-    vhost = mxhr_store_vhost_key(r->pool, r->server);
+    vhost = mxhr_vhost_key(r);
 
     switch (r->method_number) {
     case M_POST:

@@ -33,11 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "apr_atomic.h"
-#include "apr_sha1.h"
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
 #include "apr_thread_mutex.h"
@@ -50,12 +50,12 @@
 
 #include "mxhr_config.h"
 #include "mxhr_redis.h"
+#include "mxhr_redis_lua.h"
 
 APLOG_USE_MODULE(mxhr);
 
-/* Publishes kept in mxhr:all: a server that falls further behind than
- * this ends its streams, which resume from the channels' histories. */
-#define ALL_MAX "2000"
+/* Publishes kept in mxhr:all (redis/common.lua). */
+#define ALL_MAX MXHR_LUA_ALL_MAX
 /* Publishes read at once by a child; fewer after a batch of big ones,
  * so that one read never holds more than about READ_BYTES. */
 #define READ_COUNT 256
@@ -68,244 +68,24 @@ APLOG_USE_MODULE(mxhr);
 #define BACKOFF_MAX apr_time_from_sec(5)
 /* Idle connections kept per child for requests. */
 #define IDLE_MAX 16
-/* A channel's record outlives its last message's history by this
- * (ms); then it is forgotten (lua: forget). */
-#define META_GRACE_MS "3600000"
 /* The most a subscription's start reads from Redis (bytes of bodies):
  * beyond, its newest messages, and "lost". */
 #define BACKLOG_MAX (8 * 1024 * 1024)
-/* A server is counted while it said so this recently (ms). */
-#define SERVER_TTL_MS 10000
 
 /* ---- Scripts --------------------------------------------------------- */
 
-#define LUA_COMMON \
-    "local function f(e, k)\n" \
-    "  for i = 1, #e, 2 do if e[i] == k then return e[i + 1] end end\n" \
-    "  return nil\n" \
-    "end\n" \
-    "local function now_us()\n" \
-    "  local t = redis.call('TIME')\n" \
-    "  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n" \
-    "end\n" \
-    "local function epoch(now)\n" \
-    "  local e = redis.call('GET', 'mxhr:epoch')\n" \
-    "  if not e then\n" \
-    "    e = string.format('%.0f', now)\n" \
-    "    redis.call('SET', 'mxhr:epoch', e)\n" \
-    "  end\n" \
-    "  return e\n" \
-    "end\n" \
-    "local function seqof(id) return tonumber(string.match(id, '^(%d+)')) end\n" \
-    /* drops expired entries from the front (a few per call) */ \
-    "local function sweep(s, now, ht)\n" \
-    "  if ht <= 0 then return end\n" \
-    "  for i = 1, 64 do\n" \
-    "    local x = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)\n" \
-    "    if #x == 0 or tonumber(f(x[1][2], 't')) >= now - ht then return end\n" \
-    "    redis.call('XDEL', s, x[1][1])\n" \
-    "  end\n" \
-    "end\n" \
-    /* forgets channels idle for their history time and an hour: their
-     * last id goes into one watermark, which a resume on a channel with
-     * no record is checked against (it may be told lost wrongly, never
-     * left with a gap) */ \
-    "local function forget(now)\n" \
-    "  local old = redis.call('ZRANGEBYSCORE', 'mxhr:metas', '-inf',\n" \
-    "                         math.floor(now / 1000), 'LIMIT', 0, 16)\n" \
-    "  for _, m in ipairs(old) do\n" \
-    "    local last = tonumber(redis.call('HGET', m, 'last') or '0')\n" \
-    "    if last > tonumber(redis.call('GET', 'mxhr:forgotten') or '0') then\n" \
-    "      redis.call('SET', 'mxhr:forgotten', last)\n" \
-    "    end\n" \
-    "    redis.call('DEL', m)\n" \
-    "    redis.call('ZREM', 'mxhr:metas', m)\n" \
-    "  end\n" \
-    "end\n" \
-    "local function subscribers(ck, now)\n" \
-    "  local ms = math.floor(now / 1000)\n" \
-    "  redis.call('ZREMRANGEBYSCORE', 'mxhr:servers', '-inf', ms)\n" \
-    "  local n = 0\n" \
-    "  for _, srv in ipairs(redis.call('ZRANGE', 'mxhr:servers', 0, -1)) do\n" \
-    "    n = n + tonumber(redis.call('HGET', 'mxhr:subs:' .. srv, ck) or '0')\n" \
-    "  end\n" \
-    "  return n\n" \
-    "end\n"
-
-/* KEYS: history, meta. ARGV: hist_max, hist_time (us), type, event,
- * body, vhost, channel, ck. Returns epoch, seq, kept, subscribers,
- * requested (us), now (us). */
-static const char lua_publish[] = LUA_COMMON
-    "local now = now_us()\n"
-    "local e = epoch(now)\n"
-    "local ts = string.format('%.0f', now)\n"
-    "local id = redis.call('INCR', 'mxhr:seq')\n"
-    "local sid = id .. '-0'\n"
-    /* a new or forgotten channel: what came before it is unknown */
-    "local prev = redis.call('HGET', KEYS[2], 'last')\n"
-    "             or redis.call('GET', 'mxhr:forgotten') or '0'\n"
-    "redis.call('XADD', KEYS[1], sid, 't', ts, 'p', prev, 'c', ARGV[3],\n"
-    "           'e', ARGV[4], 'b', ARGV[5])\n"
-    "redis.call('HSET', KEYS[2], 'last', id, 'hm', ARGV[1], 'ht', ARGV[2])\n"
-    "redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])\n"
-    "sweep(KEYS[1], now, tonumber(ARGV[2]))\n"
-    "redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 1000)\n"
-    "redis.call('ZADD', 'mxhr:metas', math.floor(now / 1000)\n"
-    "           + math.floor(tonumber(ARGV[2]) / 1000) + " META_GRACE_MS ", KEYS[2])\n"
-    "forget(now)\n"
-    "redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', sid,\n"
-    "           'y', 'm', 'x', e, 'v', ARGV[6], 'n', ARGV[7], 't', ts,\n"
-    "           'hm', ARGV[1], 'ht', ARGV[2], 'c', ARGV[3], 'e', ARGV[4],\n"
-    "           'b', ARGV[5])\n"
-    "return {e, id, redis.call('XLEN', KEYS[1]), subscribers(ARGV[8], now),\n"
-    "        redis.call('HGET', KEYS[2], 'rq') or '0', ts}\n";
-
-/* KEYS: history, meta. ARGV: ck, forget, vhost, channel. Returns epoch,
- * found, last, kept, subscribers, requested, now. */
-static const char lua_info[] = LUA_COMMON
-    "local now = now_us()\n"
-    "local e = epoch(now)\n"
-    "local ts = string.format('%.0f', now)\n"
-    "local last = redis.call('HGET', KEYS[2], 'last')\n"
-    "sweep(KEYS[1], now, tonumber(redis.call('HGET', KEYS[2], 'ht') or '0'))\n"
-    "local kept = redis.call('XLEN', KEYS[1])\n"
-    "local subs = subscribers(ARGV[1], now)\n"
-    "local rq = redis.call('HGET', KEYS[2], 'rq') or '0'\n"
-    "if not last or (kept == 0 and subs == 0) then return {e, 0} end\n"
-    "if ARGV[2] == '1' then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  local id = redis.call('INCR', 'mxhr:seq')\n"
-    "  redis.call('XADD', 'mxhr:all', 'MAXLEN', '~', '" ALL_MAX "', id .. '-0',\n"
-    "             'y', 'd', 'x', e, 'v', ARGV[3], 'n', ARGV[4])\n"
-    "end\n"
-    "return {e, 1, tonumber(last), kept, subs, rq, ts}\n";
-
-/* KEYS: history and meta of each channel. ARGV: mode, resume epoch,
- * resume seq, replay, server, byte cap, then ck and count of each
- * channel. Returns epoch, seq, lost, then per channel a flat list of
- * id, type, event, body. A start of more than the cap keeps its newest
- * messages and says "lost": it is bounded, and honest. */
-static const char lua_start[] = LUA_COMMON
-    "local now = now_us()\n"
-    "local e = epoch(now)\n"
-    "local ts = string.format('%.0f', now)\n"
-    "local seq = tonumber(redis.call('GET', 'mxhr:seq') or '0')\n"
-    "local n = #KEYS / 2\n"
-    "local mode, L = ARGV[1], tonumber(ARGV[3])\n"
-    "local cap = tonumber(ARGV[6]) / n\n"
-    "local lost = 0\n"
-    "local subs = 'mxhr:subs:' .. ARGV[5]\n"
-    "for i = 1, n do\n"
-    "  local s, m = KEYS[2 * i - 1], KEYS[2 * i]\n"
-    /* only channels that exist: a subscriber cannot make keys */
-    "  if redis.call('EXISTS', m) == 1 then redis.call('HSET', m, 'rq', ts) end\n"
-    "  redis.call('HSET', subs, ARGV[5 + 2 * i], ARGV[6 + 2 * i])\n"
-    "  if mode == '1' then\n"
-    "    sweep(s, now, tonumber(redis.call('HGET', m, 'ht') or '0'))\n"
-    "    local x = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)\n"
-    "    local dropped = tonumber(redis.call('HGET', m, 'last')\n"
-    "                             or redis.call('GET', 'mxhr:forgotten') or '0')\n"
-    "    if #x > 0 then dropped = tonumber(f(x[1][2], 'p')) end\n"
-    "    if L < dropped then lost = 1 end\n"
-    "  end\n"
-    "end\n"
-    "if mode == '1' and (ARGV[2] ~= e or L > seq) then lost = 1 end\n"
-    "redis.call('PEXPIRE', subs, " APR_STRINGIFY(SERVER_TTL_MS) " + 5000)\n"
-    "redis.call('ZADD', 'mxhr:servers', math.floor(now / 1000) + "
-        APR_STRINGIFY(SERVER_TTL_MS) ", ARGV[5])\n"
-    "local out = {e, seq, 0}\n"
-    "for i = 1, n do\n"
-    "  local s, m = KEYS[2 * i - 1], KEYS[2 * i]\n"
-    "  local ht = tonumber(redis.call('HGET', m, 'ht') or '0')\n"
-    "  local x = {}\n"
-    "  if mode == '1' and lost == 0 then\n"
-    "    x = redis.call('XRANGE', s, '(' .. string.format('%.0f', L) .. '-0', '+')\n"
-    "  elseif mode == '1' then\n"
-    "    x = redis.call('XRANGE', s, '-', '+')\n"
-    "  elseif mode == '2' then\n"
-    "    x = redis.call('XREVRANGE', s, '+', '-', 'COUNT', ARGV[4])\n"
-    "    local r = {}\n"
-    "    for j = #x, 1, -1 do r[#r + 1] = x[j] end\n"
-    "    x = r\n"
-    "  end\n"
-    /* the newest first, up to the cap; expired ones are not kept */
-    "  local k, bytes = {}, 0\n"
-    "  for j = #x, 1, -1 do\n"
-    "    local y = x[j]\n"
-    "    if ht <= 0 or tonumber(f(y[2], 't')) >= now - ht then\n"
-    "      local b = #(f(y[2], 'b') or '')\n"
-    "      if bytes + b > cap and #k > 0 then\n"
-    "        if mode == '1' then lost = 1 end\n"
-    "        break\n"
-    "      end\n"
-    "      bytes = bytes + b\n"
-    "      k[#k + 1] = y\n"
-    "    end\n"
-    "  end\n"
-    "  local l = {}\n"
-    "  for j = #k, 1, -1 do\n"
-    "    local y = k[j]\n"
-    "    l[#l + 1] = y[1]; l[#l + 1] = f(y[2], 'c') or ''\n"
-    "    l[#l + 1] = f(y[2], 'e') or ''; l[#l + 1] = f(y[2], 'b') or ''\n"
-    "  end\n"
-    "  out[#out + 1] = l\n"
-    "end\n"
-    "out[3] = lost\n"
-    "return out\n";
-
-/* ARGV: the newest seq this server has. Returns epoch, seq. A Redis
- * whose counter is behind what a server saw came back without its last
- * writes (an RDB restore, a lagging replica): its ids would be given
- * twice, so it starts a new epoch (clients resuming are told "lost"). */
-static const char lua_hello[] = LUA_COMMON
-    "local now = now_us()\n"
-    "local e = epoch(now)\n"
-    "local seq = tonumber(redis.call('GET', 'mxhr:seq') or '0')\n"
-    "if ARGV[1] == e and tonumber(ARGV[2]) > seq then\n"
-    "  e = string.format('%.0f', now)\n"
-    "  redis.call('SET', 'mxhr:epoch', e)\n"
-    "end\n"
-    "return {e, seq}\n";
-
-/* ARGV: server, then ck and count of each channel with subscribers
- * here. */
-static const char lua_counts[] = LUA_COMMON
-    "local now = now_us()\n"
-    "local k = 'mxhr:subs:' .. ARGV[1]\n"
-    "redis.call('DEL', k)\n"
-    "for i = 2, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end\n"
-    "redis.call('PEXPIRE', k, " APR_STRINGIFY(SERVER_TTL_MS) " + 5000)\n"
-    "redis.call('ZADD', 'mxhr:servers', math.floor(now / 1000) + "
-        APR_STRINGIFY(SERVER_TTL_MS) ", ARGV[1])\n"
-    "return 1\n";
-
+/* The scripts are the .lua files of redis/; the build makes them C
+ * strings with their SHA1s (redis/lua2h.pl), so that no child computes
+ * them. */
 typedef struct {
     const char *text;
-    char sha[APR_SHA1_DIGESTSIZE * 2 + 1];
+    const char *sha;
 } script;
 
-static script s_publish = { lua_publish, "" };
-static script s_info = { lua_info, "" };
-static script s_start = { lua_start, "" };
-static script s_hello = { lua_hello, "" };
-static script s_counts = { lua_counts, "" };
-static script *const scripts[] = {
-    &s_publish, &s_info, &s_start, &s_hello, &s_counts
-};
-
-static void script_sha(script *sc)
-{
-    unsigned char d[APR_SHA1_DIGESTSIZE];
-    apr_sha1_ctx_t ctx;
-    int i;
-
-    apr_sha1_init(&ctx);
-    apr_sha1_update(&ctx, sc->text, (unsigned int)strlen(sc->text));
-    apr_sha1_final(d, &ctx);
-    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
-        apr_snprintf(sc->sha + 2 * i, 3, "%02x", d[i]);
-    }
-}
+#define SCRIPT(name, NAME) \
+    static const script s_##name = { mxhr_lua_##name, MXHR_LUA_##NAME##_SHA1 };
+MXHR_LUA_SCRIPTS(SCRIPT)
+#undef SCRIPT
 
 /* ---- Connections ----------------------------------------------------- */
 
@@ -340,22 +120,39 @@ static struct timeval to_tv(apr_interval_time_t t)
 static void conn_drop_idle(void);
 
 /* Says Redis is unreachable: once per outage in the log; requests are
- * refused at once until the back-off passes. */
+ * refused at once until the shared retry time passes.
+ *
+ * Every child sees the same failure (Redis closed all their
+ * connections at once): that is one round, and it doubles the back-off
+ * once. Only the child whose compare-and-swap moves the retry time
+ * doubles it; the others find a retry time still ahead and leave both
+ * alone. (Each child used to double it: ten prefork children reached
+ * the 5 s ceiling within a millisecond of the first failure.) */
 static void went_down(const char *why)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    apr_int64_t b;
+    apr_uint64_t now, at, b;
 
     if (!sh) {
         return;
     }
-    b = sh->backoff ? sh->backoff * 2 : BACKOFF_MIN;
-    if (b > BACKOFF_MAX) {
-        b = BACKOFF_MAX;
-    }
-    sh->backoff = b;
-    sh->retry_at = apr_time_now() + b;
     apr_atomic_set32(&sh->up, 0);
+    now = (apr_uint64_t)apr_time_now();
+    at = apr_atomic_read64(&sh->retry_at);
+    if (now >= at) {
+        b = apr_atomic_read64(&sh->backoff);
+        b = b ? b * 2 : BACKOFF_MIN;
+        if (b > BACKOFF_MAX) {
+            b = BACKOFF_MAX;
+        }
+        if (apr_atomic_cas64(&sh->retry_at, now + b, at) == at) {
+            apr_atomic_set64(&sh->backoff, b);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rc.s, MXHR_LOGNO(087)
+                         "Redis at %s: requests are refused for %"
+                         APR_UINT64_T_FMT " ms (%s)", rc.where,
+                         b / 1000, why);
+        }
+    }
     conn_drop_idle();
     if (apr_atomic_cas32(&sh->down_logged, 1, 0) == 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, rc.s, MXHR_LOGNO(080)
@@ -372,8 +169,8 @@ static void came_up(void)
     if (!sh || apr_atomic_read32(&sh->up)) {
         return;
     }
-    sh->backoff = 0;
-    sh->retry_at = 0;
+    apr_atomic_set64(&sh->backoff, 0);
+    apr_atomic_set64(&sh->retry_at, 0);
     apr_atomic_set32(&sh->up, 1);
     if (apr_atomic_cas32(&sh->down_logged, 0, 1) == 1) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rc.s, MXHR_LOGNO(081)
@@ -514,7 +311,7 @@ static void conn_put(redisContext *c)
 /* Runs a script on c (loading it once if Redis does not know it),
  * within deadline (0: the connection's timeout). NULL when the
  * connection failed or the time ran out (c is then unusable). */
-static redisReply *eval(redisContext *c, script *sc, int nkeys,
+static redisReply *eval(redisContext *c, const script *sc, int nkeys,
                         int nargs, const char **args, const size_t *lens,
                         apr_time_t deadline)
 {
@@ -570,7 +367,7 @@ static redisReply *eval(redisContext *c, script *sc, int nkeys,
 /* Runs a script for a request: refused at once while Redis is known to
  * be down (until the back-off passes), never waiting longer than
  * MxhrRedisTimeout. NULL with *why and *rv otherwise. */
-static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
+static redisReply *request_eval(request_rec *r, const script *sc, int nkeys,
                                 int nargs, const char **args,
                                 const size_t *lens, const char **why,
                                 apr_status_t *rv)
@@ -585,8 +382,12 @@ static redisReply *request_eval(request_rec *r, script *sc, int nkeys,
         *why = "the channel store is not ready";
         return NULL;
     }
-    if (!apr_atomic_read32(&sh->up) && sh->down_logged
-        && apr_time_now() < sh->retry_at) {
+    if (!rc.lock) {
+        *why = "this child could not set up its Redis connections (MXHR086)";
+        return NULL;
+    }
+    if (!apr_atomic_read32(&sh->up) && apr_atomic_read32(&sh->down_logged)
+        && (apr_uint64_t)apr_time_now() < apr_atomic_read64(&sh->retry_at)) {
         *why = "Redis is unreachable";
         return NULL;
     }
@@ -1003,16 +804,15 @@ static void count_arg(void *ctx, const char *vhost, const char *name,
 static int write_counts(redisContext *c, apr_pool_t *p)
 {
     mxhr_redis_shared *sh = mxhr_store_redis();
-    apr_time_t now = apr_time_now(), at = sh->counts_at;
+    apr_uint64_t now = (apr_uint64_t)apr_time_now();
+    apr_uint64_t at = apr_atomic_read64(&sh->counts_at);
     apr_uint32_t changes = mxhr_store_sub_changes();
     apr_array_header_t *a;
     redisReply *rep;
 
-    if (now - at < (changes != sh->counts_changes
+    if (now - at < (changes != apr_atomic_read32(&sh->counts_changes)
                     ? apr_time_from_msec(200) : apr_time_from_sec(3))
-        || apr_atomic_cas64((volatile apr_uint64_t *)&sh->counts_at,
-                            (apr_uint64_t)now, (apr_uint64_t)at)
-           != (apr_uint64_t)at) {
+        || apr_atomic_cas64(&sh->counts_at, now, at) != at) {
         return 1;
     }
     a = apr_array_make(p, 64, sizeof(const char *));
@@ -1024,11 +824,12 @@ static int write_counts(redisContext *c, apr_pool_t *p)
     rep = eval(c, &s_counts, 0, a->nelts, (const char **)a->elts, NULL,
                0);
     if (!rep) {
-        sh->counts_at = 0;
+        /* Whichever child reads next writes them. */
+        apr_atomic_set64(&sh->counts_at, 0);
         return 0;
     }
     if (rep->type != REDIS_REPLY_ERROR) {
-        sh->counts_changes = changes;
+        apr_atomic_set32(&sh->counts_changes, changes);
     }
     freeReplyObject(rep);
     return 1;
@@ -1073,13 +874,21 @@ static int sync_epoch(redisContext *c, apr_pool_t *p, apr_uint64_t *epoch,
     return 1;
 }
 
-/* Sleeps for the back-off, waking early when the child stops. */
-static void backoff_sleep(void)
+/* Sleeps after the reader's own failures, waking early when the child
+ * stops: its own back-off (doubled by each of its failures, up to
+ * BACKOFF_MAX), at a random point of its second half. The children's
+ * readers fail together when Redis goes; spread out, one of them finds
+ * Redis back soon after it is, not a whole back-off later. */
+static void backoff_sleep(apr_interval_time_t *mine, unsigned int *seed)
 {
-    mxhr_redis_shared *sh = mxhr_store_redis();
-    apr_time_t until = apr_time_now()
-                       + (sh && sh->backoff ? sh->backoff : BACKOFF_MIN);
+    apr_time_t until;
 
+    *mine = *mine ? *mine * 2 : BACKOFF_MIN;
+    if (*mine > BACKOFF_MAX) {
+        *mine = BACKOFF_MAX;
+    }
+    until = apr_time_now() + *mine / 2
+            + (apr_interval_time_t)(rand_r(seed) % (*mine / 2 + 1));
     while (!rc.stop && apr_time_now() < until) {
         apr_sleep(apr_time_from_msec(50));
     }
@@ -1090,6 +899,8 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
     mxhr_redis_shared *sh = mxhr_store_redis();
     int connected_before = 0, count = READ_COUNT, quiet, moved;
     apr_time_t asked = 0;
+    apr_interval_time_t mine = 0;
+    unsigned int seed = (unsigned int)getpid() ^ (unsigned int)apr_time_now();
     apr_pool_t *p;
     sigset_t all;
 
@@ -1109,7 +920,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
         c = rconnect(p, mxhr_config_redis_timeout(), &why);
         if (!c) {
             went_down(why);
-            backoff_sleep();
+            backoff_sleep(&mine, &seed);
             continue;
         }
         /* Reads block for READ_BLOCK; more than that is a failure. */
@@ -1124,6 +935,7 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *thd, void *data)
             goto lost;
         }
         came_up();
+        mine = 0;
         apr_pool_create(&iter, p);
         while (!rc.stop) {
             apr_pool_clear(iter);
@@ -1166,7 +978,7 @@ lost:
         redisFree(c);
         if (!rc.stop) {
             went_down(why ? why : "connection lost");
-            backoff_sleep();
+            backoff_sleep(&mine, &seed);
         }
     }
     apr_pool_destroy(p);
@@ -1212,7 +1024,6 @@ static apr_status_t redis_child_exit(void *data)
 void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
-    apr_size_t i;
 
     if (!mxhr_redis_enabled() || !mxhr_store_redis()) {
         return;
@@ -1225,10 +1036,17 @@ void mxhr_redis_child_init(apr_pool_t *pchild, server_rec *s)
     rc.stop = 0;
     rc.fd = -1;
     rc.n_idle = 0;
-    for (i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
-        script_sha(scripts[i]);
+    /* Without its lock the child may not touch its connections: it
+     * answers 503 instead (request_eval) and reads nothing. */
+    rv = apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv != APR_SUCCESS) {
+        rc.lock = NULL;
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MXHR_LOGNO(086)
+                     "cannot create the lock of this child's Redis "
+                     "connections: it answers 503 to channel requests and "
+                     "delivers no channel messages");
+        return;
     }
-    apr_thread_mutex_create(&rc.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     /* The thread's pool is not under pchild: a prefork child's pool
      * has an allocator without a lock, and its subpools are gone before
      * its cleanups run. The thread stops before them (pre-cleanup). */

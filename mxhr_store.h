@@ -182,9 +182,10 @@ typedef struct {
     volatile apr_uint32_t up;           /* 1: reachable */
     volatile apr_uint32_t down_logged;  /* this outage was logged */
     volatile apr_uint64_t reconnects, in, out;
-    volatile apr_int64_t retry_at;      /* no attempts before, when down */
-    volatile apr_int64_t backoff;
-    volatile apr_int64_t counts_at;     /* counts last written */
+    /* Shared by processes: read and written with apr_atomic_* only. */
+    volatile apr_uint64_t retry_at;     /* no attempts before, when down */
+    volatile apr_uint64_t backoff;
+    volatile apr_uint64_t counts_at;    /* counts last written */
     volatile apr_uint32_t counts_changes;
 } mxhr_redis_shared;
 
