@@ -35,6 +35,10 @@
 
 #define MXHR_HANDLER "mxhr-stream"
 
+#if MXHR_PUBLISHED_ID_MAX < MXHR_MESSAGE_ID_MAX
+#error "mxhr_published's id (mod_mxhr.h) cannot hold a message id"
+#endif
+
 module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* Says once per server generation, for all children, that a
@@ -307,12 +311,110 @@ static int mxhr_handler(request_rec *r)
     return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
 }
 
-/* For other modules (mod_mxhr.h). */
-static apr_status_t mxhr_deliver(const char *key, const char *content_type,
-                                 const char *headers, const char *body,
-                                 apr_size_t len)
+/* Refuses an in-process publish: says why to the caller and the log. */
+static int api_refuse(request_rec *r, int status, const char *why,
+                      mxhr_published *out)
 {
-    return mxhr_engine_deliver(key, content_type, headers, body, len);
+    out->why = why;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(090)
+                  "in-process publish refused (%d): %s", status, why);
+    return status;
+}
+
+/* The checks an HTTP publish makes of its request (mxhr_publish.c),
+ * made of the caller's arguments. OK, or the status to answer. */
+static int api_check(request_rec *r, const mxhr_settings *set,
+                     const char *channel, const char **id,
+                     const char **ct, const char *event, const char *body,
+                     apr_size_t len, mxhr_published *out)
+{
+    const char *why;
+    int n;
+
+    if (!channel) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "no channel id", out);
+    }
+    why = mxhr_channel_split(r->pool, channel, id, 1, &n);
+    if (why) {
+        return api_refuse(r, HTTP_BAD_REQUEST, apr_pstrcat(
+            r->pool, why, " (a message goes to one channel)", NULL), out);
+    }
+    if (!*ct || !**ct) {
+        *ct = "application/octet-stream";
+    }
+    else if (strlen(*ct) > 1024 || strpbrk(*ct, "\r\n")) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "the content type must be "
+                          "at most 1024 bytes without CR or LF", out);
+    }
+    if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
+                  || strpbrk(event, "\r\n")
+                  || !mxhr_utf8_valid(event, strlen(event)))) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "the event name must be 1 "
+                          "to 255 bytes of UTF-8 without CR or LF", out);
+    }
+    if (!body && len) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "no body but a length", out);
+    }
+    if ((apr_uint64_t)len > (apr_uint64_t)set->message_max) {
+        return api_refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, apr_psprintf(
+            r->pool, "the message (%" APR_SIZE_T_FMT " bytes) is larger "
+            "than MxhrMessageMaxSize (%" APR_INT64_T_FMT " bytes)", len,
+            set->message_max), out);
+    }
+    if (!mxhr_store_ready()) {
+        return api_refuse(r, HTTP_SERVICE_UNAVAILABLE, "there is no channel "
+                          "store (see the log at the server's start)", out);
+    }
+    if (len > mxhr_store_max_message()) {
+        return api_refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
+            r->pool, "the message (%" APR_SIZE_T_FMT " bytes) cannot fit "
+            "the channel store (MxhrStoreSize)", len), out);
+    }
+    return OK;
+}
+
+/* For other modules (mod_mxhr.h): an HTTP publish without the HTTP. */
+static int mxhr_publish(request_rec *r, const char *channel,
+                        const char *content_type, const char *event,
+                        const char *body, apr_size_t len,
+                        mxhr_published *out)
+{
+    mxhr_published none;
+    mxhr_settings set;
+    mxhr_chan_info info;
+    const char *id, *vhost;
+    int st;
+
+    if (!out) {
+        out = &none;
+    }
+    out->id[0] = '\0';
+    out->subscribers = 0;
+    out->why = NULL;
+    if (!r) {
+        out->why = "no request";
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    mxhr_settings_resolve(ap_get_module_config(r->per_dir_config,
+                                               &mxhr_module),
+                          ap_get_module_config(r->server->module_config,
+                                               &mxhr_module), &set);
+    st = api_check(r, &set, channel, &id, &content_type, event, body, len,
+                   out);
+    if (st != OK) {
+        return st;
+    }
+    /* The virtual host's namespace, as the HTTP publisher takes it. */
+    vhost = mxhr_store_vhost_key(r->pool, r->server);
+    st = mxhr_publish_message(r, &set, vhost, id, content_type, event,
+                              body ? body : "", len, &info, &out->why);
+    if (st != OK) {
+        return out->why ? api_refuse(r, st, out->why, out) : st;
+    }
+    apr_cpystrn(out->id, mxhr_message_id(r->pool, info.store, info.id),
+                sizeof(out->id));
+    out->subscribers = info.subscribers;
+    return info.subscribers ? HTTP_CREATED : HTTP_ACCEPTED;
 }
 
 static int mxhr_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -461,7 +563,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     mxhr_store_register_hooks(p);
     mxhr_publish_register_hooks(p);
     mxhr_redis_register_hooks(p);
-    APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
+    APR_REGISTER_OPTIONAL_FN(mxhr_publish);
     APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }
