@@ -3,7 +3,8 @@
  * SetHandler mxhr-stream turns a URL into a long-held response that
  * pushes a multipart section every interval (multipart/x-mixed-replace
  * or multipart/mixed). This file holds the module struct, the hooks and
- * the handler's gatekeeping; see mxhr_config.c (directives),
+ * what other modules may call (mod_mxhr.h); see mxhr_handler.c (the
+ * stream handler), mxhr_config.c (directives),
  * mxhr_frame.c (wire format), mxhr_stream.c (the loop),
  * mxhr_engine.c (the event MPM's push engine), mxhr_shared.c
  * (counters across children), mxhr_store.c (the channels' shared
@@ -27,289 +28,18 @@
 #include "mxhr_config.h"
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
+#include "mxhr_handler.h"
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_shared.h"
 #include "mxhr_store.h"
 #include "mxhr_stream.h"
 
-#define MXHR_HANDLER "mxhr-stream"
-
 #if MXHR_PUBLISHED_ID_MAX < MXHR_MESSAGE_ID_MAX
 #error "mxhr_published's id (mod_mxhr.h) cannot hold a message id"
 #endif
 
 module AP_MODULE_DECLARE_DATA mxhr_module;
-
-/* Says once per server generation, for all children, that a
- * directory's interval was raised to the server's floor. */
-static void warn_raised_once(request_rec *r, const mxhr_dir_conf *dc,
-                             const mxhr_srv_conf *sc,
-                             const mxhr_settings *set)
-{
-    const char *dir = dc->dir ? dc->dir : r->uri;
-
-    /* The floor is per virtual host, so is the warning. */
-    if (mxhr_shared_once(apr_psprintf(r->pool, "%d|%s", sc->slot, dir))) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MXHR_LOGNO(010)
-                      "MxhrInterval for %s is below MxhrMinInterval; "
-                      "raised to %" APR_TIME_T_FMT "ms", dir,
-                      apr_time_as_msec(set->interval));
-    }
-}
-
-/* A 503 that tells the client when to come back. */
-static int refuse(request_rec *r, const mxhr_settings *set)
-{
-    apr_time_t secs = apr_time_sec(set->interval + APR_USEC_PER_SEC - 1);
-
-    apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                secs > 0 ? secs : 1));
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
-/* 1 when the stream ended before anything was sent (its first section
- * could not be made): the response is still ours to turn into an
- * error, and must not claim a chunked body it never sends. */
-static int first_failed(request_rec *r, const mxhr_stream *s)
-{
-    if (s->seq > 0 || r->sent_bodyct) {
-        return 0;
-    }
-    apr_table_unset(r->headers_out, "Transfer-Encoding");
-    return 1;
-}
-
-/* What a stream that sent nothing answers: 503 if the child began to
- * stop meanwhile (the client retries with the next generation), else
- * 500. */
-static int unsent_status(request_rec *r, const mxhr_stream *s,
-                         const mxhr_settings *set)
-{
-    return s->ended == MXHR_END_SHUTDOWN ? refuse(r, set)
-                                         : HTTP_INTERNAL_SERVER_ERROR;
-}
-
-/* A subscription's source has nothing to produce: its parts come from
- * the store (mxhr_channel.c). */
-static const mxhr_source channel_source = { "channel", NULL };
-
-static apr_status_t sub_cleanup(void *data)
-{
-    mxhr_stream_drop_sub(data);
-    return APR_SUCCESS;
-}
-
-static int mxhr_handler(request_rec *r)
-{
-    const mxhr_dir_conf *dc;
-    const mxhr_srv_conf *sc;
-    mxhr_settings set;
-    const char *boundary, *media;
-    int mixed, sse, rv, engine, own;
-    apr_uint32_t held;
-    mxhr_hold hold;
-    mxhr_stream *s;
-    const char *ids[MXHR_CHANNELS_MAX];
-    int nids = 0;
-
-    if (!r->handler || strcmp(r->handler, MXHR_HANDLER) != 0) {
-        return DECLINED;
-    }
-    /* HEAD comes as M_GET with header_only set; the 405's Allow header
-     * is built from allowed_methods (GET, HEAD, and TRACE when the core
-     * answers it). */
-    r->allowed |= (AP_METHOD_BIT << M_GET);
-    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, -1);
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
-    if ((rv = ap_discard_request_body(r)) != OK) {
-        return rv;
-    }
-
-    dc = ap_get_module_config(r->per_dir_config, &mxhr_module);
-    sc = ap_get_module_config(r->server->module_config, &mxhr_module);
-    mxhr_settings_resolve(dc, sc, &set);
-    if (set.interval_raised && !dc->channel) {
-        warn_raised_once(r, dc, sc, &set);
-    }
-    if (dc->channel) {
-        const char *why = mxhr_channel_ids(r, dc->channel, ids, &nids);
-
-        if (why) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(016)
-                          "subscription refused (400): %s", why);
-            ap_custom_response(r, HTTP_BAD_REQUEST, apr_pstrcat(
-                r->pool, ap_escape_html(r->pool, why), "\n", NULL));
-            return HTTP_BAD_REQUEST;
-        }
-        if (!mxhr_store_ready()) {
-            return refuse(r, &set);
-        }
-    }
-
-    /* A child that is stopping would end the stream before its first
-     * section: send the client to the next generation instead. */
-    if (mxhr_mpm_stopping()) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(014)
-                      "this child is stopping (graceful restart or stop); "
-                      "refusing the stream with 503");
-        return refuse(r, &set);
-    }
-
-    if (set.format == MXHR_FORMAT_AUTO) {
-        const char *accept = apr_table_get(r->headers_in, "Accept");
-
-        /* Caches must key on Accept, since it picks the framing. */
-        apr_table_mergen(r->headers_out, "Vary", "Accept");
-        sse = mxhr_accepts_sse(accept);
-        mixed = !sse && mxhr_accepts_mixed(accept);
-    }
-    else {
-        sse = set.format == MXHR_FORMAT_SSE;
-        mixed = set.format == MXHR_FORMAT_MIXED;
-    }
-    media = sse ? "text/event-stream" : mixed ? "multipart/mixed"
-                                              : "multipart/x-mixed-replace";
-
-    boundary = set.boundary;
-    if (!boundary) {
-        boundary = mxhr_random_boundary(r->pool);
-        if (!boundary) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(011)
-                          "cannot make a random boundary");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    engine = mxhr_engine_possible(r, sc);
-    /* Plain TCP, no request kept: the engine will own the socket, and
-     * httpd's connection limits no longer apply to the stream. */
-    own = engine && !set.keep_request && mxhr_engine_plain(r->connection);
-    if (engine && !own && (held = mxhr_engine_full(r)) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(015)
-                      "this child holds %u streams, its share of the event "
-                      "MPM's connections (see MXHR031); refusing the stream "
-                      "with 503", held);
-        return refuse(r, &set);
-    }
-
-    if (!r->header_only
-        && !mxhr_shared_take(&hold, r->server, sc->max_streams > 0
-                             ? sc->max_streams : 0)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(012)
-                      "MxhrMaxStreams (%d) reached for this virtual host; "
-                      "refusing the stream with 503", sc->max_streams);
-        return refuse(r, &set);
-    }
-
-    ap_set_content_type(r, sse ? "text/event-stream; charset=utf-8"
-                               : apr_psprintf(r->pool, "%s; boundary=\"%s\"",
-                                              media, boundary));
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    apr_table_unset(r->headers_out, "Content-Length");
-    /* Compressing filters would hold sections back until they fill a
-     * block. */
-    apr_table_setn(r->subprocess_env, "no-gzip", "1");
-    apr_table_setn(r->subprocess_env, "no-brotli", "1");
-
-    if (r->header_only) {
-        return OK;
-    }
-
-    /* A stream on the engine outlives its request: it lives in the
-     * connection's pool until the engine takes it over. */
-    s = mxhr_stream_create(r, engine ? r->connection->pool : r->pool, &set,
-                           boundary, dc->channel ? &channel_source
-                                                 : &mxhr_clock_source, NULL);
-    s->hold = hold;
-    s->sse = sse;
-    mxhr_shared_release_with(&s->hold, s->pool);
-    if (dc->channel) {
-        mxhr_sub_history history;
-        const char *why = NULL;
-        apr_status_t rv = mxhr_sub_create(r, mxhr_store_vhost_key(r->pool,
-                                                                  r->server),
-                                          ids, nids, set.max_channels,
-                                          (int)set.replay, &s->sub,
-                                          &history, &why);
-
-        if (rv != APR_SUCCESS && why) {
-            /* Redis: logged once per outage (MXHR080). */
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(019)
-                          "refusing the subscription with 503: %s", why);
-            ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
-                               apr_pstrcat(r->pool,
-                                           ap_escape_html(r->pool, why),
-                                           "\n", NULL));
-            mxhr_shared_release(&s->hold);
-            return refuse(r, &set);
-        }
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, MXHR_LOGNO(017)
-                          "no room for a new channel (MxhrMaxChannels %d "
-                          "for this virtual host, or the store's table is "
-                          "full); refusing the subscription with 503",
-                          set.max_channels);
-            mxhr_shared_release(&s->hold);
-            return refuse(r, &set);
-        }
-        apr_pool_cleanup_register(s->pool, s, sub_cleanup,
-                                  apr_pool_cleanup_null);
-        if (history == MXHR_SUB_LOST) {
-            /* The app must reload its state: what it missed is gone. */
-            apr_table_setn(r->headers_out, "Mxhr-History", "lost");
-        }
-    }
-    s->async = engine;
-    if (engine) {
-        /* httpd 2.4 cannot take a connection back from the engine, so
-         * it closes when the stream ends: say so, and a pipelined
-         * request behind it is not left waiting. The engine writes
-         * below the request's filters, so on HTTP/1.1 the chunk framing
-         * is ours (httpd adds none when the header is already set). */
-        r->connection->keepalive = AP_CONN_CLOSE;
-        if (r->proto_num >= HTTP_VERSION(1, 1)) {
-            apr_table_setn(r->headers_out, "Transfer-Encoding", "chunked");
-            s->chunked = 1;
-        }
-    }
-    if (s->sub) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(018)
-                      "subscription started: %s, %d channel(s) \"%s\"%s, "
-                      "heartbeat every %" APR_TIME_T_FMT "ms (0: none), %s",
-                      media, nids, ids[0], nids > 1 ? ", ..." : "",
-                      apr_time_as_msec(set.heartbeat),
-                      s->async ? "on the push engine" : "blocking");
-    }
-    else {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
-                      "stream started: %s, every %" APR_TIME_T_FMT "ms, "
-                      "max %" APR_INT64_T_FMT " sections, max %"
-                      APR_TIME_T_FMT "ms (0: none), source %s, %s", media,
-                      apr_time_as_msec(set.interval), set.max_sections,
-                      apr_time_as_msec(set.max_duration), s->source->name,
-                      s->async ? "on the push engine" : "blocking");
-    }
-    if (s->async) {
-        /* The first section goes out on this thread, at once. */
-        apr_time_t wake = mxhr_stream_step(s, apr_time_now());
-
-        if (!wake) {
-            return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
-        }
-        if (mxhr_engine_adopt(s, wake) == APR_SUCCESS) {
-            return SUSPENDED;
-        }
-        s->async = 0;
-    }
-    mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_BLOCKING);
-    mxhr_stream_run_blocking(s);
-    return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
-}
 
 /* Refuses an in-process publish: says why to the caller and the log. */
 static int api_refuse(request_rec *r, int status, const char *why,
@@ -556,7 +286,7 @@ static void mxhr_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(mxhr_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    mxhr_handler_register_hooks(p);
     mxhr_engine_register_hooks(p);
     mxhr_shared_register_hooks(p);
     mxhr_channel_register_hooks(p);
