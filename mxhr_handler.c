@@ -21,13 +21,10 @@
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
 #include "mxhr_handler.h"
+#include "mxhr_private.h"
 #include "mxhr_shared.h"
 #include "mxhr_store.h"
 #include "mxhr_stream.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 #define MXHR_HANDLER "mxhr-stream"
 
