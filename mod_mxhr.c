@@ -27,6 +27,9 @@
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
 #include "mxhr_handler.h"
+/* This file defines the module (AP_DECLARE_MODULE, below). */
+#define MXHR_MODULE_C
+#include "mxhr_private.h"
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_shared.h"
@@ -36,8 +39,6 @@
 #if MXHR_PUBLISHED_ID_MAX < MXHR_MESSAGE_ID_MAX
 #error "mxhr_published's id (mod_mxhr.h) cannot hold a message id"
 #endif
-
-module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* Refuses an in-process publish: says why to the caller and the log. */
 static int api_refuse(request_rec *r, int status, const char *why,
@@ -56,17 +57,20 @@ static int api_check(request_rec *r, const mxhr_settings *set,
                      const char **ct, const char *event, const char *body,
                      apr_size_t len, mxhr_published *out)
 {
-    const char *why;
+    const char *why, *ids[MXHR_CHANNELS_MAX];
     int n;
 
     if (!channel) {
         return api_refuse(r, HTTP_BAD_REQUEST, "no channel id", out);
     }
-    why = mxhr_channel_split(r->pool, channel, id, 1, &n);
-    if (why) {
-        return api_refuse(r, HTTP_BAD_REQUEST, apr_pstrcat(
-            r->pool, why, " (a message goes to one channel)", NULL), out);
+    why = mxhr_channel_split(r->pool, channel, ids, MXHR_CHANNELS_MAX, &n);
+    if (!why && n != 1) {
+        why = "a message goes to one channel; the id names several";
     }
+    if (why) {
+        return api_refuse(r, HTTP_BAD_REQUEST, why, out);
+    }
+    *id = ids[0];
     if (!*ct || !**ct) {
         *ct = "application/octet-stream";
     }
@@ -110,7 +114,7 @@ static int mxhr_publish(request_rec *r, const char *channel,
     mxhr_published none;
     mxhr_settings set;
     mxhr_chan_info info;
-    const char *id, *vhost;
+    const char *id = NULL, *vhost;
     int st;
 
     if (!out) {
