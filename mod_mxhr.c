@@ -3,7 +3,8 @@
  * SetHandler mxhr-stream turns a URL into a long-held response that
  * pushes a multipart section every interval (multipart/x-mixed-replace
  * or multipart/mixed). This file holds the module struct, the hooks and
- * the handler's gatekeeping; see mxhr_config.c (directives),
+ * what other modules may call (mod_mxhr.h); see mxhr_handler.c (the
+ * stream handler), mxhr_config.c (directives),
  * mxhr_frame.c (wire format), mxhr_stream.c (the loop),
  * mxhr_engine.c (the event MPM's push engine), mxhr_shared.c
  * (counters across children), mxhr_store.c (the channels' shared
@@ -19,302 +20,134 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "ap_mpm.h"
-#include "mod_status.h"
 
 #include "mod_mxhr.h"
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
 #include "mxhr_engine.h"
 #include "mxhr_frame.h"
+#include "mxhr_handler.h"
+/* This file defines the module (AP_DECLARE_MODULE, below). */
+#define MXHR_MODULE_C
+#include "mxhr_private.h"
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_shared.h"
+#include "mxhr_status.h"
 #include "mxhr_store.h"
-#include "mxhr_drive.h"
-#include "mxhr_stream.h"
 #include "mxhr_vhost.h"
 
-#define MXHR_HANDLER "mxhr-stream"
+#if MXHR_PUBLISHED_ID_MAX < MXHR_MESSAGE_ID_MAX
+#error "mxhr_published's id (mod_mxhr.h) cannot hold a message id"
+#endif
 
-module AP_MODULE_DECLARE_DATA mxhr_module;
-
-/* Says once per server generation, for all children, that a
- * directory's interval was raised to the server's floor. */
-static void warn_raised_once(request_rec *r, const mxhr_dir_conf *dc,
-                             const mxhr_srv_conf *sc,
-                             const mxhr_settings *set)
+/* Refuses an in-process publish: says why to the caller and the log. */
+static int api_refuse(request_rec *r, int status, const char *why,
+                      mxhr_published *out)
 {
-    const char *dir = dc->dir ? dc->dir : r->uri;
+    out->why = why;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(090)
+                  "in-process publish refused (%d): %s", status, why);
+    return status;
+}
 
-    /* The floor is per virtual host, so is the warning. */
-    if (mxhr_shared_once(apr_psprintf(r->pool, "%d|%s", sc->slot, dir))) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MXHR_LOGNO(010)
-                      "MxhrInterval for %s is below MxhrMinInterval; "
-                      "raised to %" APR_TIME_T_FMT "ms", dir,
-                      apr_time_as_msec(set->interval));
+/* The checks an HTTP publish makes of its request (mxhr_publish.c),
+ * made of the caller's arguments. OK, or the status to answer. */
+static int api_check(request_rec *r, const mxhr_settings *set,
+                     const char *channel, const char **id,
+                     const char **ct, const char *event, const char *body,
+                     apr_size_t len, mxhr_published *out)
+{
+    const char *why, *ids[MXHR_CHANNELS_MAX];
+    int n;
+
+    if (!channel) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "no channel id", out);
     }
-}
-
-/* A 503 that tells the client when to come back. */
-static int refuse(request_rec *r, const mxhr_settings *set)
-{
-    apr_time_t secs = apr_time_sec(set->interval + APR_USEC_PER_SEC - 1);
-
-    apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                secs > 0 ? secs : 1));
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
-/* 1 when the stream ended before anything was sent (its first section
- * could not be made): the response is still ours to turn into an
- * error, and must not claim a chunked body it never sends. */
-static int first_failed(request_rec *r, const mxhr_stream *s)
-{
-    if (s->seq > 0 || r->sent_bodyct) {
-        return 0;
+    why = mxhr_channel_split(r->pool, channel, ids, MXHR_CHANNELS_MAX, &n);
+    if (!why && n != 1) {
+        why = "a message goes to one channel; the id names several";
     }
-    apr_table_unset(r->headers_out, "Transfer-Encoding");
-    return 1;
+    if (why) {
+        return api_refuse(r, HTTP_BAD_REQUEST, why, out);
+    }
+    *id = ids[0];
+    if (!*ct || !**ct) {
+        *ct = "application/octet-stream";
+    }
+    else if (strlen(*ct) > 1024 || strpbrk(*ct, "\r\n")) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "the content type must be "
+                          "at most 1024 bytes without CR or LF", out);
+    }
+    if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
+                  || strpbrk(event, "\r\n")
+                  || !mxhr_utf8_valid(event, strlen(event)))) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "the event name must be 1 "
+                          "to 255 bytes of UTF-8 without CR or LF", out);
+    }
+    if (!body && len) {
+        return api_refuse(r, HTTP_BAD_REQUEST, "no body but a length", out);
+    }
+    if ((apr_uint64_t)len > (apr_uint64_t)set->message_max) {
+        return api_refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, apr_psprintf(
+            r->pool, "the message (%" APR_SIZE_T_FMT " bytes) is larger "
+            "than MxhrMessageMaxSize (%" APR_INT64_T_FMT " bytes)", len,
+            set->message_max), out);
+    }
+    if (!mxhr_store_ready()) {
+        return api_refuse(r, HTTP_SERVICE_UNAVAILABLE, "there is no channel "
+                          "store (see the log at the server's start)", out);
+    }
+    if (len > mxhr_store_max_message()) {
+        return api_refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
+            r->pool, "the message (%" APR_SIZE_T_FMT " bytes) cannot fit "
+            "the channel store (MxhrStoreSize)", len), out);
+    }
+    return OK;
 }
 
-/* What a stream that sent nothing answers: 503 if the child began to
- * stop meanwhile (the client retries with the next generation), else
- * 500. */
-static int unsent_status(request_rec *r, const mxhr_stream *s,
-                         const mxhr_settings *set)
+/* For other modules (mod_mxhr.h): an HTTP publish without the HTTP. */
+static int mxhr_publish(request_rec *r, const char *channel,
+                        const char *content_type, const char *event,
+                        const char *body, apr_size_t len,
+                        mxhr_published *out)
 {
-    return s->ended == MXHR_END_SHUTDOWN ? refuse(r, set)
-                                         : HTTP_INTERNAL_SERVER_ERROR;
-}
-
-/* A subscription's source has nothing to produce: its parts come from
- * the store (mxhr_channel.c). */
-static const mxhr_source channel_source = { "channel", NULL };
-
-static apr_status_t sub_cleanup(void *data)
-{
-    mxhr_stream_drop_sub(data);
-    return APR_SUCCESS;
-}
-
-static int mxhr_handler(request_rec *r)
-{
-    const mxhr_dir_conf *dc;
-    const mxhr_srv_conf *sc;
+    mxhr_published none;
     mxhr_settings set;
-    const char *boundary, *media;
-    int mixed, sse, rv, engine, own;
-    apr_uint32_t held;
-    mxhr_hold hold;
-    mxhr_stream *s;
-    const char *ids[MXHR_CHANNELS_MAX];
-    int nids = 0;
+    mxhr_chan_info info;
+    const char *id = NULL, *vhost;
+    int st;
 
-    if (!r->handler || strcmp(r->handler, MXHR_HANDLER) != 0) {
-        return DECLINED;
+    if (!out) {
+        out = &none;
     }
-    /* HEAD comes as M_GET with header_only set; the 405's Allow header
-     * is built from allowed_methods (GET, HEAD, and TRACE when the core
-     * answers it). */
-    r->allowed |= (AP_METHOD_BIT << M_GET);
-    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, -1);
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+    out->id[0] = '\0';
+    out->subscribers = 0;
+    out->why = NULL;
+    if (!r) {
+        out->why = "no request";
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = ap_discard_request_body(r)) != OK) {
-        return rv;
+    mxhr_settings_resolve(ap_get_module_config(r->per_dir_config,
+                                               &mxhr_module),
+                          ap_get_module_config(r->server->module_config,
+                                               &mxhr_module), &set);
+    st = api_check(r, &set, channel, &id, &content_type, event, body, len,
+                   out);
+    if (st != OK) {
+        return st;
     }
-
-    dc = ap_get_module_config(r->per_dir_config, &mxhr_module);
-    sc = ap_get_module_config(r->server->module_config, &mxhr_module);
-    mxhr_settings_resolve(dc, sc, &set);
-    if (set.interval_raised && !dc->channel) {
-        warn_raised_once(r, dc, sc, &set);
+    /* The virtual host's namespace, as the HTTP publisher takes it. */
+    vhost = mxhr_vhost_key(r);
+    st = mxhr_publish_message(r, &set, vhost, id, content_type, event,
+                              body ? body : "", len, &info, &out->why);
+    if (st != OK) {
+        return out->why ? api_refuse(r, st, out->why, out) : st;
     }
-    if (dc->channel) {
-        const char *why = mxhr_channel_ids(r, dc->channel, ids, &nids);
-
-        if (why) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(016)
-                          "subscription refused (400): %s", why);
-            ap_custom_response(r, HTTP_BAD_REQUEST, apr_pstrcat(
-                r->pool, ap_escape_html(r->pool, why), "\n", NULL));
-            return HTTP_BAD_REQUEST;
-        }
-        if (!mxhr_store_ready()) {
-            return refuse(r, &set);
-        }
-    }
-
-    /* A child that is stopping would end the stream before its first
-     * section: send the client to the next generation instead. */
-    if (mxhr_mpm_stopping()) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(014)
-                      "this child is stopping (graceful restart or stop); "
-                      "refusing the stream with 503");
-        return refuse(r, &set);
-    }
-
-    if (set.format == MXHR_FORMAT_AUTO) {
-        const char *accept = apr_table_get(r->headers_in, "Accept");
-
-        /* Caches must key on Accept, since it picks the framing. */
-        apr_table_mergen(r->headers_out, "Vary", "Accept");
-        sse = mxhr_accepts_sse(accept);
-        mixed = !sse && mxhr_accepts_mixed(accept);
-    }
-    else {
-        sse = set.format == MXHR_FORMAT_SSE;
-        mixed = set.format == MXHR_FORMAT_MIXED;
-    }
-    media = sse ? "text/event-stream" : mixed ? "multipart/mixed"
-                                              : "multipart/x-mixed-replace";
-
-    boundary = set.boundary;
-    if (!boundary) {
-        boundary = mxhr_random_boundary(r->pool);
-        if (!boundary) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MXHR_LOGNO(011)
-                          "cannot make a random boundary");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    engine = mxhr_engine_possible(r, sc);
-    /* Plain TCP, no request kept: the engine will own the socket, and
-     * httpd's connection limits no longer apply to the stream. */
-    own = engine && !set.keep_request && mxhr_engine_plain(r->connection);
-    if (engine && !own && (held = mxhr_engine_full(r)) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(015)
-                      "this child holds %u streams, its share of the event "
-                      "MPM's connections (see MXHR031); refusing the stream "
-                      "with 503", held);
-        return refuse(r, &set);
-    }
-
-    if (!r->header_only
-        && !mxhr_shared_take(&hold, r->server, sc->max_streams > 0
-                             ? sc->max_streams : 0)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(012)
-                      "MxhrMaxStreams (%d) reached for this virtual host; "
-                      "refusing the stream with 503", sc->max_streams);
-        return refuse(r, &set);
-    }
-
-    ap_set_content_type(r, sse ? "text/event-stream; charset=utf-8"
-                               : apr_psprintf(r->pool, "%s; boundary=\"%s\"",
-                                              media, boundary));
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    apr_table_unset(r->headers_out, "Content-Length");
-    /* Compressing filters would hold sections back until they fill a
-     * block. */
-    apr_table_setn(r->subprocess_env, "no-gzip", "1");
-    apr_table_setn(r->subprocess_env, "no-brotli", "1");
-
-    if (r->header_only) {
-        return OK;
-    }
-
-    /* A stream on the engine outlives its request: it lives in the
-     * connection's pool until the engine takes it over. */
-    s = mxhr_stream_create(r, engine ? r->connection->pool : r->pool, &set,
-                           boundary, dc->channel ? &channel_source
-                                                 : &mxhr_clock_source, NULL);
-    s->hold = hold;
-    s->sse = sse;
-    mxhr_shared_release_with(&s->hold, s->pool);
-    if (dc->channel) {
-        mxhr_sub_history history;
-        const char *why = NULL;
-        apr_status_t rv = mxhr_sub_create(r, mxhr_vhost_key(r),
-                                          ids, nids, set.max_channels,
-                                          (int)set.replay, &s->sub,
-                                          &history, &why);
-        s->sub_release = mxhr_sub_destroy;
-
-        if (rv != APR_SUCCESS && why) {
-            /* Redis: logged once per outage (MXHR080). */
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(019)
-                          "refusing the subscription with 503: %s", why);
-            ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
-                               apr_pstrcat(r->pool,
-                                           ap_escape_html(r->pool, why),
-                                           "\n", NULL));
-            mxhr_shared_release(&s->hold);
-            return refuse(r, &set);
-        }
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, MXHR_LOGNO(017)
-                          "no room for a new channel (MxhrMaxChannels %d "
-                          "for this virtual host, or the store's table is "
-                          "full); refusing the subscription with 503",
-                          set.max_channels);
-            mxhr_shared_release(&s->hold);
-            return refuse(r, &set);
-        }
-        apr_pool_cleanup_register(s->pool, s, sub_cleanup,
-                                  apr_pool_cleanup_null);
-        if (history == MXHR_SUB_LOST) {
-            /* The app must reload its state: what it missed is gone. */
-            apr_table_setn(r->headers_out, "Mxhr-History", "lost");
-        }
-    }
-    s->async = engine;
-    if (engine) {
-        /* httpd 2.4 cannot take a connection back from the engine, so
-         * it closes when the stream ends: say so, and a pipelined
-         * request behind it is not left waiting. The engine writes
-         * below the request's filters, so on HTTP/1.1 the chunk framing
-         * is ours (httpd adds none when the header is already set). */
-        r->connection->keepalive = AP_CONN_CLOSE;
-        if (r->proto_num >= HTTP_VERSION(1, 1)) {
-            apr_table_setn(r->headers_out, "Transfer-Encoding", "chunked");
-            s->chunked = 1;
-        }
-    }
-    if (s->sub) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(018)
-                      "subscription started: %s, %d channel(s) \"%s\"%s, "
-                      "heartbeat every %" APR_TIME_T_FMT "ms (0: none), %s",
-                      media, nids, ids[0], nids > 1 ? ", ..." : "",
-                      apr_time_as_msec(set.heartbeat),
-                      s->async ? "on the push engine" : "blocking");
-    }
-    else {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(013)
-                      "stream started: %s, every %" APR_TIME_T_FMT "ms, "
-                      "max %" APR_INT64_T_FMT " sections, max %"
-                      APR_TIME_T_FMT "ms (0: none), source %s, %s", media,
-                      apr_time_as_msec(set.interval), set.max_sections,
-                      apr_time_as_msec(set.max_duration), s->source->name,
-                      s->async ? "on the push engine" : "blocking");
-    }
-    if (s->async) {
-        /* The first section goes out on this thread, at once. */
-        apr_time_t wake = mxhr_drive_step(s, apr_time_now());
-
-        if (!wake) {
-            return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
-        }
-        if (mxhr_engine_adopt(s, wake) == APR_SUCCESS) {
-            return SUSPENDED;
-        }
-        s->async = 0;
-    }
-    mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_BLOCKING);
-    mxhr_drive_blocking(s);
-    return first_failed(r, s) ? unsent_status(r, s, &set) : OK;
-}
-
-/* For other modules (mod_mxhr.h). */
-static apr_status_t mxhr_deliver(const char *key, const char *content_type,
-                                 const char *headers, const char *body,
-                                 apr_size_t len)
-{
-    return mxhr_engine_deliver(key, content_type, headers, body, len);
+    apr_cpystrn(out->id, mxhr_message_id(r->pool, info.store, info.id),
+                sizeof(out->id));
+    out->subscribers = info.subscribers;
+    return info.subscribers ? HTTP_CREATED : HTTP_ACCEPTED;
 }
 
 static int mxhr_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -348,115 +181,12 @@ static void mxhr_child_init(apr_pool_t *pchild, server_rec *s)
     mxhr_redis_child_init(pchild, s);
 }
 
-/* One number of mod_status: "Key: value" for ?auto, else a table row. */
-static void status_row(request_rec *r, int flags, const char *key,
-                       const char *label, apr_uint64_t v)
-{
-    if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", key, v);
-    }
-    else {
-        ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
-                   "</td></tr>\n", label, v);
-    }
-}
-
-static int mxhr_status_hook(request_rec *r, int flags)
-{
-    static const struct {
-        const char *key, *label;
-        apr_size_t offset;
-    } rows[] = {
-        { "MxhrStreamsOpen", "Open now",
-          APR_OFFSETOF(mxhr_counters, streams_open) },
-        { "MxhrStreamsSuspended", "&nbsp; suspended (no thread held)",
-          APR_OFFSETOF(mxhr_counters, streams_suspended) },
-        { "MxhrStreamsBlocking", "&nbsp; blocking (one thread each)",
-          APR_OFFSETOF(mxhr_counters, streams_blocking) },
-        { "MxhrStreamsTotal", "Started",
-          APR_OFFSETOF(mxhr_counters, streams_total) },
-        { "MxhrSectionsSent", "Sections sent",
-          APR_OFFSETOF(mxhr_counters, sections_sent) },
-        { "MxhrEndedByClient", "Ended by the client",
-          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_CLIENT]) },
-        { "MxhrEndedByLimit", "Ended by a limit",
-          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_LIMIT]) },
-        { "MxhrEndedByShutdown", "Ended by a restart or stop",
-          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_SHUTDOWN]) },
-        { "MxhrSlowClientsDropped", "Slow clients dropped",
-          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_SLOW]) },
-        { "MxhrEndedByError", "Ended by an error",
-          APR_OFFSETOF(mxhr_counters, ended[MXHR_END_ERROR]) },
-        { "MxhrRefusedFull", "Refused (MxhrMaxStreams)",
-          APR_OFFSETOF(mxhr_counters, refused_full) },
-    };
-    mxhr_counters *k = mxhr_shared_counters();
-    mxhr_store_stats st;
-    apr_size_t i;
-
-    if (!k) {
-        return OK;
-    }
-    mxhr_store_get_stats(&st);
-    if (!(flags & AP_STATUS_SHORT)) {
-        ap_rputs("<hr>\n<h2>mod_mxhr streams</h2>\n<table>\n", r);
-    }
-    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        status_row(r, flags, rows[i].key, rows[i].label, apr_atomic_read64(
-            (volatile apr_uint64_t *)((char *)k + rows[i].offset)));
-    }
-    {
-        const struct {
-            const char *key, *label;
-            apr_uint64_t v;
-        } ch[] = {
-            { "MxhrChannels", "Channels", st.channels },
-            { "MxhrMessagesKept", "Messages kept", st.messages },
-            { "MxhrStoreBytesUsed", "Store bytes used", st.used },
-            { "MxhrStoreSize", "Store size (MxhrStoreSize)", st.size },
-            { "MxhrMessagesPublished", "Messages published",
-              st.published },
-            { "MxhrPartsDelivered", "Messages delivered to subscribers",
-              st.delivered },
-            { "MxhrSubscribers", "Subscribers now", st.subscribers },
-        };
-
-        for (i = 0; i < sizeof(ch) / sizeof(ch[0]); i++) {
-            status_row(r, flags, ch[i].key, ch[i].label, ch[i].v);
-        }
-    }
-    if (mxhr_store_redis()) {
-        mxhr_redis_shared *rs = mxhr_store_redis();
-        const struct {
-            const char *key, *label;
-            apr_uint64_t v;
-        } rd[] = {
-            { "MxhrRedisConnected", "Redis reachable (1) or not (0)",
-              apr_atomic_read32(&rs->up) },
-            { "MxhrRedisReconnects", "Redis reconnections",
-              apr_atomic_read64(&rs->reconnects) },
-            { "MxhrRedisMessagesOut", "Messages published to Redis",
-              apr_atomic_read64(&rs->out) },
-            { "MxhrRedisMessagesIn", "Messages read from Redis into this "
-              "server's store", apr_atomic_read64(&rs->in) },
-        };
-
-        for (i = 0; i < sizeof(rd) / sizeof(rd[0]); i++) {
-            status_row(r, flags, rd[i].key, rd[i].label, rd[i].v);
-        }
-    }
-    if (!(flags & AP_STATUS_SHORT)) {
-        ap_rputs("</table>\n", r);
-    }
-    return OK;
-}
-
 static void mxhr_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(mxhr_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mxhr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mxhr_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(mxhr_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    mxhr_handler_register_hooks(p);
     mxhr_engine_register_hooks(p);
     mxhr_shared_register_hooks(p);
     mxhr_channel_register_hooks(p);
@@ -464,9 +194,8 @@ static void mxhr_register_hooks(apr_pool_t *p)
     mxhr_publish_register_hooks(p);
     mxhr_redis_register_hooks(p);
     mxhr_vhost_register_hooks(p);
-    APR_REGISTER_OPTIONAL_FN(mxhr_deliver);
-    APR_OPTIONAL_HOOK(ap, status_hook, mxhr_status_hook, NULL, NULL,
-                      APR_HOOK_MIDDLE);
+    APR_REGISTER_OPTIONAL_FN(mxhr_publish);
+    mxhr_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(mxhr) = {

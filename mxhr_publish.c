@@ -164,15 +164,62 @@ static int read_body(request_rec *r, apr_int64_t max, char **body,
     return OK;
 }
 
+int mxhr_publish_message(request_rec *r, const mxhr_settings *set,
+                         const char *vhost, const char *channel,
+                         const char *ct, const char *event,
+                         const char *body, apr_size_t len,
+                         mxhr_chan_info *info, const char **why)
+{
+    apr_status_t rv;
+
+    *why = NULL;
+    if (mxhr_redis_enabled()) {
+        rv = mxhr_redis_publish(r, vhost, channel, (int)set->history,
+                                set->history_time, ct, event, body, len,
+                                info, why);
+        if (rv != APR_SUCCESS) {
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+    }
+    else {
+        rv = mxhr_store_publish(vhost, channel, set->max_channels,
+                                (int)set->history, set->history_time, ct,
+                                event, body, len, info);
+    }
+    if (rv == MXHR_STORE_TOO_BIG) {
+        *why = apr_psprintf(r->pool, "the message (%" APR_SIZE_T_FMT
+                            " bytes) cannot fit the channel store "
+                            "(MxhrStoreSize)", len);
+        return HTTP_INSUFFICIENT_STORAGE;
+    }
+    if (rv == MXHR_STORE_FULL) {
+        *why = apr_psprintf(r->pool, "no room for a new channel "
+                            "(MxhrMaxChannels %d for this virtual host, or "
+                            "the store's table is full)", set->max_channels);
+        return HTTP_INSUFFICIENT_STORAGE;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MXHR_LOGNO(071)
+                      "cannot store the message");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(072)
+                  "published to channel \"%s\": id %s, %" APR_SIZE_T_FMT
+                  " bytes, %u subscribers", channel,
+                  mxhr_message_id(r->pool, info->store, info->id), len,
+                  info->subscribers);
+    return OK;
+}
+
 static int publish(request_rec *r, const mxhr_settings *set,
                    const char *vhost, const char *channel)
 {
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
     const char *event = apr_table_get(r->headers_in, "X-EventSource-Event");
     mxhr_chan_info info;
-    apr_status_t rv;
     apr_size_t len = 0;
     char *body = NULL;
+    const char *why = NULL;
     int st;
 
     if ((st = read_body(r, set->message_max, &body, &len)) != OK) {
@@ -193,41 +240,11 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
                       "1 to 255 bytes of UTF-8 without CR or LF");
     }
-    if (mxhr_redis_enabled()) {
-        const char *why = NULL;
-
-        rv = mxhr_redis_publish(r, vhost, channel, (int)set->history,
-                                set->history_time, ct, event, body, len,
-                                &info, &why);
-        if (rv != APR_SUCCESS) {
-            return refuse(r, HTTP_SERVICE_UNAVAILABLE, why);
-        }
+    st = mxhr_publish_message(r, set, vhost, channel, ct, event, body, len,
+                              &info, &why);
+    if (st != OK) {
+        return why ? refuse(r, st, why) : st;
     }
-    else {
-        rv = mxhr_store_publish(vhost, channel, set->max_channels,
-                                (int)set->history, set->history_time, ct,
-                                event, body, len, &info);
-    }
-    if (rv == MXHR_STORE_TOO_BIG) {
-        return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
-            r->pool, "the message (%" APR_SIZE_T_FMT " bytes) cannot fit "
-            "the channel store (MxhrStoreSize)", len));
-    }
-    if (rv == MXHR_STORE_FULL) {
-        return refuse(r, HTTP_INSUFFICIENT_STORAGE, apr_psprintf(
-            r->pool, "no room for a new channel (MxhrMaxChannels %d for "
-            "this virtual host, or the store's table is full)",
-            set->max_channels));
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MXHR_LOGNO(071)
-                      "cannot store the message");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MXHR_LOGNO(072)
-                  "published to channel \"%s\": id %s, %" APR_SIZE_T_FMT
-                  " bytes, %u subscribers", channel,
-                  mxhr_message_id(r->pool, info.store, info.id), len, info.subscribers);
     return answer(r, info.subscribers ? HTTP_CREATED : HTTP_ACCEPTED,
                   channel, &info, 1);
 }

@@ -4,6 +4,20 @@
 
 #include "httpd.h"
 
+#include "mxhr_config.h"
+#include "mxhr_store.h"
+
 void mxhr_publish_register_hooks(apr_pool_t *p);
+
+/* Stores a checked message in channel of vhost, with set's history and
+ * channel limit, and wakes its subscribers (in every child; with Redis,
+ * on every server): the step that an HTTP publish and mxhr_publish()
+ * (mod_mxhr.h) share. OK and *info, or the status to answer (503, 507,
+ * 500) and, unless it was logged here, *why. */
+int mxhr_publish_message(request_rec *r, const mxhr_settings *set,
+                         const char *vhost, const char *channel,
+                         const char *ct, const char *event,
+                         const char *body, apr_size_t len,
+                         mxhr_chan_info *info, const char **why);
 
 #endif /* MXHR_PUBLISH_H */

@@ -1,13 +1,21 @@
-/* mod_mxhr_test: a test double for a module that pushes through
- * mod_mxhr (t/event/66_deliver.pl). POST to a location with
- * "SetHandler mxhr-test-deliver": the request body, with its
- * Content-Type, goes to every stream of this child (or only those whose
- * key is the query string), through mod_mxhr's mxhr_deliver. */
+/* mod_mxhr_test: an example of a module that publishes through
+ * mod_mxhr's optional function mxhr_publish (mod_mxhr.h), and the test
+ * double of t/event/66_publish_api.pl.
+ *
+ * "SetHandler mxhr-test-publish": a request for .../NAME publishes to
+ * the channel NAME of its virtual host, with the limits in effect for
+ * its location:
+ *   GET  .../NAME?TEXT  the query string, %-decoded, as text/plain;
+ *   POST .../NAME       the request body with its Content-Type.
+ * An X-EventSource-Event header names the SSE event. The answer is
+ * mod_mxhr's status (201, 202, 400, 413, 503, 507) and, when the message
+ * was published, its id and how many subscribers it had, one per line. */
 
 #include "apr_strings.h"
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
@@ -18,57 +26,91 @@ module AP_MODULE_DECLARE_DATA mxhr_test_module;
 
 #define BODY_MAX (1024 * 1024)
 
-static int deliver_handler(request_rec *r)
+/* The whole request body (at most BODY_MAX bytes), or a status. */
+static int read_body(request_rec *r, char **body, apr_size_t *len)
 {
-    APR_OPTIONAL_FN_TYPE(mxhr_deliver) *deliver;
     apr_bucket_brigade *bb;
-    apr_off_t len;
-    apr_size_t size;
-    char *body;
-    const char *ct;
+    apr_off_t n = 0;
     apr_status_t rv;
+    int seen_eos = 0;
 
-    if (!r->handler || strcmp(r->handler, "mxhr-test-deliver") != 0) {
-        return DECLINED;
-    }
-    if (r->method_number != M_POST) {
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
-    deliver = APR_RETRIEVE_OPTIONAL_FN(mxhr_deliver);
-    if (!deliver) {
-        return HTTP_NOT_IMPLEMENTED;
-    }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                        APR_BLOCK_READ, BODY_MAX);
-    /* Read everything (small bodies come in one go; loop for the rest). */
-    while (rv == APR_SUCCESS && !APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
-        apr_brigade_length(bb, 1, &len);
-        if (len > BODY_MAX) {
-            return HTTP_REQUEST_ENTITY_TOO_LARGE;
-        }
+    do {
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                             APR_BLOCK_READ, BODY_MAX);
+        if (rv != APR_SUCCESS) {
+            return HTTP_BAD_REQUEST;
+        }
+        seen_eos = !APR_BRIGADE_EMPTY(bb)
+                   && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
+        apr_brigade_length(bb, 1, &n);
+        if (n > BODY_MAX) {
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    } while (!seen_eos);
+    *len = (apr_size_t)n;
+    *body = apr_palloc(r->pool, *len + 1);
+    apr_brigade_flatten(bb, *body, len);
+    return OK;
+}
+
+static int publish_handler(request_rec *r)
+{
+    APR_OPTIONAL_FN_TYPE(mxhr_publish) *publish;
+    mxhr_published out;
+    const char *channel, *ct, *slash;
+    char *body = NULL;
+    apr_size_t len = 0;
+    int st;
+
+    if (!r->handler || strcmp(r->handler, "mxhr-test-publish") != 0) {
+        return DECLINED;
     }
-    if (rv != APR_SUCCESS) {
-        return HTTP_BAD_REQUEST;
+    r->allowed |= (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        return HTTP_METHOD_NOT_ALLOWED;
     }
-    apr_brigade_length(bb, 1, &len);
-    size = (apr_size_t)len;
-    body = apr_palloc(r->pool, size + 1);
-    apr_brigade_flatten(bb, body, &size);
+    /* Looked up per call: mod_mxhr may be absent, then this says so. */
+    publish = APR_RETRIEVE_OPTIONAL_FN(mxhr_publish);
+    if (!publish) {
+        return HTTP_NOT_IMPLEMENTED;
+    }
+    slash = strrchr(r->uri, '/');
+    channel = slash ? slash + 1 : r->uri;
     ct = apr_table_get(r->headers_in, "Content-Type");
-    rv = deliver(r->args, ct ? ct : "application/octet-stream",
-                 "X-Test: 1\r\n", body, size);
-    if (rv == APR_ENOTIMPL) {
-        return HTTP_SERVICE_UNAVAILABLE;
+    if (r->method_number == M_POST) {
+        if ((st = read_body(r, &body, &len)) != OK) {
+            return st;
+        }
     }
-    return rv == APR_SUCCESS ? HTTP_NO_CONTENT : HTTP_INTERNAL_SERVER_ERROR;
+    else {
+        body = apr_pstrdup(r->pool, r->args ? r->args : "");
+        /* httpd refuses %00 there: a query string is text. */
+        if (ap_unescape_urlencoded(body) != OK) {
+            return HTTP_BAD_REQUEST;
+        }
+        len = strlen(body);
+        ct = "text/plain";
+    }
+    st = publish(r, channel, ct,
+                 apr_table_get(r->headers_in, "X-EventSource-Event"), body,
+                 len, &out);
+    if (st != HTTP_CREATED && st != HTTP_ACCEPTED) {
+        if (out.why) {
+            ap_custom_response(r, st, apr_pstrcat(
+                r->pool, ap_escape_html(r->pool, out.why), "\n", NULL));
+        }
+        return st;
+    }
+    r->status = st;
+    ap_set_content_type(r, "text/plain");
+    ap_rprintf(r, "%s\n%u\n", out.id, out.subscribers);
+    return OK;
 }
 
 static void register_hooks(apr_pool_t *p)
 {
-    ap_hook_handler(deliver_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(publish_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(mxhr_test) = {

@@ -1,0 +1,25 @@
+/* mod_mxhr: what every file of the module says about the module, said
+ * once: which module its log lines belong to, and their numbered tags.
+ * Not for other modules (those include mod_mxhr.h). */
+#ifndef MXHR_PRIVATE_H
+#define MXHR_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+extern module AP_MODULE_DECLARE_DATA mxhr_module;
+
+/* mod_mxhr.c defines the module with AP_DECLARE_MODULE, which says
+ * APLOG_USE_MODULE itself (twice would define aplog_module_index
+ * twice). */
+#ifndef MXHR_MODULE_C
+APLOG_USE_MODULE(mxhr);
+#endif
+
+/* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's.
+ * (mxhr_config.h repeats it, token for token, until its files include
+ * this header.) */
+#define MXHR_LOGNO(n) "MXHR" #n ": "
+
+#endif /* MXHR_PRIVATE_H */
