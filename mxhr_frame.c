@@ -7,6 +7,7 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_general.h"
+#include "apr_base64.h"
 
 #include "mxhr_frame.h"
 
@@ -538,25 +539,47 @@ apr_size_t mxhr_json_body(char *buf, apr_size_t size, apr_int64_t seq,
     return o;
 }
 
+apr_size_t mxhr_part_head_size(const char *boundary, int first,
+                               const char *content_type,
+                               const char *headers)
+{
+    /* "--" CRLF, four CRLFs, the two names and two 20-digit numbers,
+     * the NUL: 93 bytes. */
+    return 96 + (first ? strlen(boundary) : 0) + strlen(content_type)
+           + (headers ? strlen(headers) : 0);
+}
+
+apr_size_t mxhr_part_head(char *buf, apr_size_t size, const char *boundary,
+                          int first, const char *content_type,
+                          apr_size_t body_len, apr_int64_t seq,
+                          const char *headers)
+{
+    int n = apr_snprintf(buf, size, "%s%s\r\n"
+                         "Content-Type: %s\r\n"
+                         "Content-Length: %" APR_SIZE_T_FMT "\r\n"
+                         "Mxhr-Seq: %" APR_INT64_T_FMT "\r\n"
+                         "%s\r\n",
+                         first ? "--" : "", first ? boundary : "",
+                         content_type, body_len, seq, headers ? headers : "");
+
+    /* apr_snprintf() cuts silently: a head that fills the buffer may be
+     * cut. */
+    if (n <= 0 || (apr_size_t)n >= size - 1) {
+        return 0;
+    }
+    return n;
+}
+
 apr_size_t mxhr_part(char *buf, apr_size_t size, const char *boundary,
                      int first, const char *content_type, apr_int64_t seq,
                      const char *body, apr_size_t body_len)
 {
-    apr_size_t blen = strlen(boundary), hlen;
-    int n;
+    apr_size_t blen = strlen(boundary);
+    apr_size_t hlen = mxhr_part_head(buf, size, boundary, first,
+                                     content_type, body_len, seq, NULL);
 
-    n = apr_snprintf(buf, size, "%s%s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %" APR_SIZE_T_FMT "\r\n"
-                     "Mxhr-Seq: %" APR_INT64_T_FMT "\r\n"
-                     "\r\n",
-                     first ? "--" : "", first ? boundary : "",
-                     content_type, body_len, seq);
-    if (n <= 0 || (apr_size_t)n >= size) {
-        return 0;
-    }
-    hlen = n;
-    if (hlen + body_len + 4 + blen + 1 > size) {
+    if (hlen == 0 || body_len > size
+        || hlen + body_len + 4 + blen + 1 > size) {
         return 0;
     }
     memcpy(buf + hlen, body, body_len);
@@ -739,6 +762,65 @@ int mxhr_holds_delimiter(const char *body, apr_size_t len,
     return 0;
 }
 
+/* Base64 takes 3 bytes to 4 characters: a line of 76 characters holds
+ * 57 bytes. */
+#define B64_LINE_BYTES 57
+#define B64_LINE_CHARS 76
+
+/* The characters of len bytes' base64, and the lines they make (at
+ * least one). */
+static apr_size_t b64_chars(apr_size_t len)
+{
+    return (len + 2) / 3 * 4;
+}
+
+static apr_size_t b64_lines(apr_size_t len)
+{
+    return len ? (len + B64_LINE_BYTES - 1) / B64_LINE_BYTES : 1;
+}
+
+/* Base64 of in, line by line: each line is written at out, preceded by
+ * pre (plen bytes) and followed by sep (slen bytes; after the last line
+ * only when sep_last). APR-util encodes; this only places the lines.
+ * The output needs one byte more than its length (APR's NUL). Returns
+ * the length written. */
+static apr_size_t b64_write(char *out, const char *in, apr_size_t len,
+                            const char *pre, apr_size_t plen,
+                            const char *sep, apr_size_t slen, int sep_last)
+{
+    apr_size_t i = 0, k = 0;
+
+    do {
+        apr_size_t n = len - i < B64_LINE_BYTES ? len - i : B64_LINE_BYTES;
+
+        memcpy(out + k, pre, plen);
+        k += plen;
+        /* It counts the NUL it writes, which what follows overwrites. */
+        k += apr_base64_encode_binary(out + k,
+                                      (const unsigned char *)in + i, (int)n)
+             - 1;
+        i += n;
+        if (i < len || sep_last) {
+            memcpy(out + k, sep, slen);
+            k += slen;
+        }
+    } while (i < len);
+    return k;
+}
+
+apr_size_t mxhr_base64_size(apr_size_t len)
+{
+    return b64_chars(len) + 2 * (b64_lines(len) - 1) + 1;
+}
+
+apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    return b64_write(out, in, len, "", 0, "\r\n", 2, 0);
+}
+
 char *mxhr_base64_alloc(const char *in, apr_size_t len,
                         apr_size_t *out_len)
 {
@@ -748,44 +830,6 @@ char *mxhr_base64_alloc(const char *in, apr_size_t len,
         *out_len = mxhr_base64_lines(out, in, len);
     }
     return out;
-}
-
-apr_size_t mxhr_base64_size(apr_size_t len)
-{
-    apr_size_t chars = (len + 2) / 3 * 4;
-
-    return chars + 2 * (chars / 76) + 1;
-}
-
-apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                              "abcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *u = (const unsigned char *)in;
-    apr_size_t i, k = 0, col = 0;
-
-    for (i = 0; i < len; i += 3) {
-        apr_uint32_t v = (apr_uint32_t)u[i] << 16;
-        int n = len - i >= 3 ? 3 : (int)(len - i);
-
-        if (n > 1) {
-            v |= (apr_uint32_t)u[i + 1] << 8;
-        }
-        if (n > 2) {
-            v |= u[i + 2];
-        }
-        if (col == 76) {
-            out[k++] = '\r';
-            out[k++] = '\n';
-            col = 0;
-        }
-        out[k++] = abc[(v >> 18) & 63];
-        out[k++] = abc[(v >> 12) & 63];
-        out[k++] = n > 1 ? abc[(v >> 6) & 63] : '=';
-        out[k++] = n > 2 ? abc[v & 63] : '=';
-        col += 4;
-    }
-    return k;
 }
 
 int mxhr_accepts_sse(const char *accept)
@@ -915,6 +959,43 @@ apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
     k += sse_lines(data, len, out + k);
     out[k++] = '\n';
     return k;
+}
+
+mxhr_sse_data *mxhr_sse_data_create(const char *body, apr_size_t len)
+{
+    int base64 = !mxhr_utf8_valid(body, len);
+    /* Base64: 7 bytes ("data: " and LF) around each line of at most 76
+     * characters, and the blank line; else the body's lines as they
+     * are. One more byte for APR's NUL. */
+    apr_size_t size = base64 ? b64_chars(len) + 7 * b64_lines(len) + 1
+                             : sse_lines(body, len, NULL) + 1;
+    mxhr_sse_data *d = malloc(sizeof(*d) + size + 1);
+    char *out;
+
+    if (!d) {
+        return NULL;
+    }
+    out = (char *)(d + 1);
+    d->base64 = base64;
+    d->data = out;
+    d->len = base64 ? b64_write(out, body, len, "data: ", 6, "\n", 1, 1)
+                    : sse_lines(body, len, out);
+    out[d->len++] = '\n';
+    d->size = size;
+    return d;
+}
+
+apr_size_t mxhr_sse_head(char *out, apr_size_t size, const char *id,
+                         const char *event, int base64)
+{
+    int n = apr_snprintf(out, size, "%s%s%s%s%s%s%s",
+                         id ? "id: " : "", id ? id : "", id ? "\n" : "",
+                         event || base64 ? "event: " : "",
+                         event ? event : base64 ? "message" : "",
+                         base64 ? "-base64" : "",
+                         event || base64 ? "\n" : "");
+
+    return n >= 0 && (apr_size_t)n < size - 1 ? (apr_size_t)n : 0;
 }
 
 /* A port or a database number: decimal digits only, within max. */

@@ -87,6 +87,21 @@ apr_size_t mxhr_format_time(char *buf, apr_size_t size, mxhr_time_kind kind,
 apr_size_t mxhr_json_body(char *buf, apr_size_t size, apr_int64_t seq,
                           const char *time, int time_is_number);
 
+/* The bytes, NUL included, that mxhr_part_head() needs at most. */
+apr_size_t mxhr_part_head_size(const char *boundary, int first,
+                               const char *content_type,
+                               const char *headers);
+
+/* Writes the head of a part into buf (NUL-terminated): the first part
+ * opens the body with the dash-boundary; then CRLF, Content-Type,
+ * Content-Length, Mxhr-Seq, the extra headers (each ending CRLF, or
+ * NULL) and the blank line. The one place that frames a part's
+ * headers. Returns its length, or 0 when it does not fit. */
+apr_size_t mxhr_part_head(char *buf, apr_size_t size, const char *boundary,
+                          int first, const char *content_type,
+                          apr_size_t body_len, apr_int64_t seq,
+                          const char *headers);
+
 /* Writes one complete part into buf; returns its length, or 0 when it
  * does not fit. The first part opens the body with the dash-boundary;
  * every part ends with CRLF "--boundary" so that a reader knows it is
@@ -127,9 +142,10 @@ const char *mxhr_query_arg(apr_pool_t *p, const char *args,
 int mxhr_holds_delimiter(const char *body, apr_size_t len,
                          const char *boundary);
 
-/* Base64 (RFC 2045) of len bytes of in, in lines of at most 76
- * characters separated by CRLF, into out (mxhr_base64_size(len)
- * bytes); returns its length (no NUL). */
+/* Base64 (RFC 2045, encoded by APR-util) of len bytes of in, in lines
+ * of at most 76 characters separated by CRLF, into out
+ * (mxhr_base64_size(len) bytes: its length and a NUL); returns its
+ * length. */
 apr_size_t mxhr_base64_size(apr_size_t len);
 apr_size_t mxhr_base64_lines(char *out, const char *in, apr_size_t len);
 
@@ -154,6 +170,30 @@ apr_size_t mxhr_sse_size(const char *id, const char *event,
  * must hold no CR or LF. */
 apr_size_t mxhr_sse_event(char *out, const char *id, const char *event,
                           const char *data, apr_size_t len);
+
+/* A message's body as the data lines of an event and the blank line
+ * that dispatches it, made once per message for every stream that sends
+ * it (so that none copies or encodes it again). A body that is not
+ * UTF-8 is sent in base64 (lines of 76) under the event name
+ * "<event or message>-base64". One malloc'd block: free() it. */
+typedef struct {
+    int base64;                 /* the lines are the body's base64 */
+    const char *data;           /* "data: " lines, then the blank line */
+    apr_size_t len;
+    apr_size_t size;            /* what was allocated for data */
+} mxhr_sse_data;
+
+/* NULL when out of memory. The block holds at most
+ * 7 * (len + 1) + 1 bytes (a body of line breaks), 1.5 * len + 16 for
+ * base64. */
+mxhr_sse_data *mxhr_sse_data_create(const char *body, apr_size_t len);
+
+/* Writes an event's "id: ID" and "event: EVENT" lines (either may be
+ * NULL; with base64 the event is "<event or message>-base64") into out,
+ * NUL-terminated. Returns the length, 0 when it does not fit. id and
+ * event must hold no CR or LF. */
+apr_size_t mxhr_sse_head(char *out, apr_size_t size, const char *id,
+                         const char *event, int base64);
 
 /* A heartbeat: a comment line, which EventSource ignores. */
 #define MXHR_SSE_HEARTBEAT ":\n\n"

@@ -6,6 +6,7 @@
 #include "apr_buckets.h"
 
 #include "mxhr_config.h"
+#include "mxhr_frame.h"
 #include "mxhr_shared.h"
 
 typedef struct mxhr_stream mxhr_stream;
@@ -105,6 +106,13 @@ void mxhr_stream_drop_sub(mxhr_stream *s);
 mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                                        const char *event, const char *body,
                                        apr_size_t len);
+
+/* The same with the data lines made once for every stream that sends
+ * the message (mxhr_sse_data_create()): nothing is copied or encoded
+ * for this stream. */
+mxhr_end_reason mxhr_stream_push_event_data(mxhr_stream *s, const char *id,
+                                            const char *event,
+                                            const mxhr_sse_data *d);
 
 /* Opens the body without a part (a subscription with nothing to send
  * yet): the dash-boundary, or an SSE comment; the response's headers go

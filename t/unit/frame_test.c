@@ -463,6 +463,161 @@ int main(void)
            "57 bytes: exactly one line, no trailing CRLF");
     }
 
+    /* part heads: the one place that frames a part's headers */
+    {
+        char head[512];
+        apr_size_t n;
+
+        n = mxhr_part_head(head, sizeof(head), "B", 1, "text/plain", 5, 1,
+                           NULL);
+        is_str(head, "--B\r\nContent-Type: text/plain\r\nContent-Length: 5"
+               "\r\nMxhr-Seq: 1\r\n\r\n", "first part head");
+        ok(n == strlen(head), "its length");
+        mxhr_part_head(head, sizeof(head), "B", 0, "a/b", 0, 7,
+                       "Mxhr-Id: 1-7\r\nMxhr-Channel: c\r\n");
+        is_str(head, "\r\nContent-Type: a/b\r\nContent-Length: 0\r\n"
+               "Mxhr-Seq: 7\r\nMxhr-Id: 1-7\r\nMxhr-Channel: c\r\n\r\n",
+               "later part head with extra headers after Mxhr-Seq");
+        ok(mxhr_part_head(head, 20, "B", 0, "a/b", 0, 7, NULL) == 0,
+           "a head that does not fit fails cleanly");
+        {
+            /* The largest numbers and a long type: the size suffices. */
+            char ct[256], hb[70 + 1], *h;
+            apr_size_t size;
+
+            memset(ct, 'x', 255);
+            memcpy(ct, "x/", 2);
+            ct[255] = '\0';
+            memset(hb, 'b', 70);
+            hb[70] = '\0';
+            size = mxhr_part_head_size(hb, 1, ct, "X: y\r\n");
+            h = malloc(size);
+            ok(h && mxhr_part_head(h, size, hb, 1, ct, (apr_size_t)-1,
+                                   APR_INT64_MAX, "X: y\r\n") > 0,
+               "mxhr_part_head_size() leaves room for the longest head");
+            free(h);
+        }
+    }
+
+    /* SSE data lines, made once per message */
+    {
+        static const char *texts[] = { "hello", "", "a\r\nb\rc\nd", "\n",
+                                       "caf\xc3\xa9" };
+        char ref[4096], b64[4096];
+        apr_size_t i, n;
+        mxhr_sse_data *d;
+
+        for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+            apr_size_t l = strlen(texts[i]);
+
+            d = mxhr_sse_data_create(texts[i], l);
+            n = mxhr_sse_event(ref, NULL, NULL, texts[i], l);
+            snprintf(buf, sizeof(buf), "SSE data of text %d as an event's "
+                     "data lines", (int)i);
+            ok(d && !d->base64 && d->len == n && d->len <= d->size
+               && memcmp(d->data, ref, n) == 0, buf);
+            free(d);
+        }
+        {
+            /* Not UTF-8: base64 lines of 76 as data lines. */
+            char bin[300];
+
+            for (i = 0; i < sizeof(bin); i++) {
+                bin[i] = (char)(i * 7 + 128);
+            }
+            d = mxhr_sse_data_create(bin, sizeof(bin));
+            n = mxhr_base64_lines(b64, bin, sizeof(bin));
+            n = mxhr_sse_event(ref, NULL, NULL, b64, n);
+            ok(d && d->base64 && d->len == n && d->len <= d->size
+               && memcmp(d->data, ref, n) == 0,
+               "a body that is not UTF-8: its base64 in data lines of 76");
+            free(d);
+            d = mxhr_sse_data_create("\xff", 1);
+            ok(d && d->base64 && d->len == 12
+               && memcmp(d->data, "data: /w==\n\n", 12) == 0,
+               "one byte: one data line");
+            free(d);
+        }
+        n = mxhr_sse_head(ref, sizeof(ref), "1-2", "news", 0);
+        is_str(ref, "id: 1-2\nevent: news\n", "SSE head: id and event");
+        ok(n == strlen(ref), "its length");
+        mxhr_sse_head(ref, sizeof(ref), NULL, NULL, 1);
+        is_str(ref, "event: message-base64\n", "SSE head of base64 data");
+        mxhr_sse_head(ref, sizeof(ref), "3", "x", 1);
+        is_str(ref, "id: 3\nevent: x-base64\n", "SSE head, named, base64");
+        ok(mxhr_sse_head(ref, sizeof(ref), NULL, NULL, 0) == 0
+           && ref[0] == '\0', "SSE head of neither: empty");
+        ok(mxhr_sse_head(ref, 8, "1-2", "news", 0) == 0,
+           "an SSE head that does not fit fails cleanly");
+    }
+
+    /* The memory an event costs: one block per message, shared by its
+     * subscribers, of the bytes that go out (no base64 copy beside the
+     * framed one). */
+    {
+        apr_size_t mb = 1024 * 1024, i;
+        char *big = malloc(mb);
+        mxhr_sse_data *d;
+
+        if (!big) {
+            abort();
+        }
+        for (i = 0; i < mb; i++) {
+            big[i] = (char)(i * 31 + 7);
+        }
+        d = mxhr_sse_data_create(big, mb);
+        ok(d && d->base64 && d->size <= mb * 3 / 2 + 16
+           && d->size - d->len <= 1,
+           "1 MB of binary: one block of at most 1.5 MB, all of it used");
+        free(d);
+        memset(big, 'a', mb);
+        d = mxhr_sse_data_create(big, mb);
+        ok(d && !d->base64 && d->size <= mb + 8 && d->size - d->len <= 1,
+           "1 MB of text on one line: the body and 8 bytes");
+        free(d);
+        memset(big, '\n', mb);
+        d = mxhr_sse_data_create(big, mb);
+        ok(d && d->size <= 7 * (mb + 1) + 1 && d->size - d->len <= 1,
+           "1 MB of line breaks: 7 bytes a line, as they go out");
+        free(d);
+        free(big);
+    }
+    /* fuzz the SSE data against the two-step reference */
+    {
+        char body[400], b64[1024], ref[8192];
+        int i, j, bad = 0;
+
+        for (i = 0; i < 20000; i++) {
+            int len = rand() % 400;
+            mxhr_sse_data *d;
+            apr_size_t n;
+
+            for (j = 0; j < len; j++) {
+                static const char pool[] = "ab\r\n \xc3\xa9\xff";
+                body[j] = rand() % 3 ? pool[rand() % (sizeof(pool) - 1)]
+                                     : (char)(rand() % 256);
+            }
+            d = mxhr_sse_data_create(body, len);
+            if (!d) {
+                bad++;
+                continue;
+            }
+            if (mxhr_utf8_valid(body, len)) {
+                n = mxhr_sse_event(ref, NULL, NULL, body, len);
+            }
+            else {
+                n = mxhr_base64_lines(b64, body, len);
+                n = mxhr_sse_event(ref, NULL, NULL, b64, n);
+            }
+            if (d->len != n || d->len > d->size || memcmp(d->data, ref, n)
+                || d->base64 == mxhr_utf8_valid(body, len)) {
+                bad++;
+            }
+            free(d);
+        }
+        ok(bad == 0, "20000 fuzzed bodies: SSE data as the reference");
+    }
+
     /* fuzz: random inputs never crash and keep their contracts */
     {
         const char *ids[16];
