@@ -634,6 +634,12 @@ const char *mxhr_channel_split(apr_pool_t *p, const char *value,
         if (!mxhr_utf8_valid(v, len)) {
             return "channel id that is not UTF-8";
         }
+        /* A stream of several channels names each event by its channel:
+         * never one of the module's own. */
+        if (mxhr_event_name_reserved(v, len)) {
+            return "channel id reserved for the module's own events "
+                   "(mxhr-... or ...-base64)";
+        }
         id = apr_pstrmemdup(p, v, len);
         for (k = 0; k < *n && strcmp(ids[k], id) != 0; k++) {
             /* duplicates count once */
@@ -649,6 +655,12 @@ const char *mxhr_channel_split(apr_pool_t *p, const char *value,
         }
         v = end + 1;
     }
+}
+
+int mxhr_event_name_reserved(const char *name, apr_size_t len)
+{
+    return (len >= 5 && strncasecmp(name, "mxhr-", 5) == 0)
+           || (len >= 7 && strncasecmp(name + len - 7, "-base64", 7) == 0);
 }
 
 /* A decimal number of 1 to 19 digits at *s; advances *s. */
@@ -721,8 +733,14 @@ const char *mxhr_query_arg(apr_pool_t *p, const char *args,
                 }
                 else if (i + 2 < vl && hex_value(v[i + 1]) >= 0
                          && hex_value(v[i + 2]) >= 0) {
-                    *o++ = (char)(hex_value(v[i + 1]) * 16
-                                  + hex_value(v[i + 2]));
+                    char c = (char)(hex_value(v[i + 1]) * 16
+                                    + hex_value(v[i + 2]));
+
+                    /* A NUL would cut the value short ("a%00b" would
+                     * be "a"): it becomes SUB, the control character
+                     * that stands for one that cannot be shown, which
+                     * no channel id or message id may hold. */
+                    *o++ = c ? c : MXHR_ARG_NUL;
                     i += 2;
                 }
                 else {

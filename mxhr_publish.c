@@ -248,6 +248,12 @@ static int publish(request_rec *r, const mxhr_settings *set,
         return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
                       "1 to 255 bytes of UTF-8 without CR or LF");
     }
+    /* Else a publisher could forge the module's mxhr-close, or pass a
+     * text body off as a binary one. */
+    if (event && mxhr_event_name_reserved(event, strlen(event))) {
+        return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event names "
+                      "mxhr-... and ...-base64 are the module's own");
+    }
     if (mxhr_redis_enabled()) {
         const char *why = NULL;
 

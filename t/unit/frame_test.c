@@ -424,6 +424,51 @@ int main(void)
     is_str(mxhr_query_arg(p, "id=first&id=second", "id"), "first",
            "first of repeated arguments");
 
+    /* a NUL never cuts a value short: it comes back as SUB */
+    {
+        const char *v = mxhr_query_arg(p, "id=a%00b", "id");
+
+        ok(v && strlen(v) == 3 && v[1] == MXHR_ARG_NUL,
+           "%00 decodes to SUB, the value is not cut");
+        ok(v && mxhr_query_arg(p, "id=%00", "id")[0] == MXHR_ARG_NUL,
+           "a lone %00");
+    }
+    {
+        const char *ids[16];
+        int n;
+
+        is_str(mxhr_channel_split(p, mxhr_query_arg(p, "id=a%00b", "id"),
+                                  ids, 16, &n),
+               "channel id with a control character",
+               "a channel id with %00 is refused");
+    }
+
+    /* the module's own event names */
+    ok(mxhr_event_name_reserved("mxhr-close", 10), "mxhr-close reserved");
+    ok(mxhr_event_name_reserved("MXHR-x", 6), "MXHR-x reserved (any case)");
+    ok(mxhr_event_name_reserved("mxhr-", 5), "mxhr- reserved");
+    ok(mxhr_event_name_reserved("message-base64", 14),
+       "message-base64 reserved");
+    ok(mxhr_event_name_reserved("a-BASE64", 8), "a-BASE64 reserved");
+    ok(mxhr_event_name_reserved("-base64", 7), "-base64 reserved");
+    ok(!mxhr_event_name_reserved("mxhr", 4), "mxhr is not");
+    ok(!mxhr_event_name_reserved("base64", 6), "base64 is not");
+    ok(!mxhr_event_name_reserved("x-base64x", 9), "x-base64x is not");
+    ok(!mxhr_event_name_reserved("amxhr-x", 7), "amxhr-x is not");
+    ok(!mxhr_event_name_reserved("mxhr-close", 4),
+       "only len bytes are read");
+    {
+        const char *ids[16];
+        int n;
+
+        ok(mxhr_channel_split(p, "a, mxhr-close", ids, 16, &n) != NULL,
+           "a channel id mxhr-close is refused");
+        ok(mxhr_channel_split(p, "x-base64", ids, 16, &n) != NULL,
+           "a channel id x-base64 is refused");
+        ok(mxhr_channel_split(p, "mxhr,base64", ids, 16, &n) == NULL
+           && n == 2, "mxhr and base64 are fine channel ids");
+    }
+
     /* delimiter in a body */
     ok(mxhr_holds_delimiter("ab--Bcd", 7, "B"), "delimiter found");
     ok(mxhr_holds_delimiter("--B", 3, "B"), "delimiter at the start");
