@@ -17,10 +17,11 @@
 
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
-#include "mxhr_frame.h"
+#include "mxhr_ids.h"
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_store.h"
+#include "mxhr_value.h"
 
 APLOG_USE_MODULE(mxhr);
 
