@@ -161,9 +161,9 @@ apr_size_t mxhr_part_head(char *buf, apr_size_t size, const char *boundary,
                          first ? "--" : "", first ? boundary : "",
                          content_type, body_len, seq, headers ? headers : "");
 
-    /* apr_snprintf() cuts silently: a head that fills the buffer may be
-     * cut. */
-    if (n <= 0 || (apr_size_t)n >= size - 1) {
+    /* apr_snprintf() cuts silently and counts what it wrote: a head
+     * that fills the buffer may be cut. */
+    if (size < 2 || n <= 0 || (apr_size_t)n >= size - 1) {
         return 0;
     }
     return n;
@@ -383,7 +383,8 @@ apr_size_t mxhr_sse_head(char *out, apr_size_t size, const char *id,
                          base64 ? "-base64" : "",
                          event || base64 ? "\n" : "");
 
-    return n >= 0 && (apr_size_t)n < size - 1 ? (apr_size_t)n : 0;
+    return size >= 2 && n >= 0 && (apr_size_t)n < size - 1 ? (apr_size_t)n
+                                                            : 0;
 }
 
 /* A port or a database number: decimal digits only, within max. */
