@@ -64,9 +64,8 @@ apr_time_t mxhr_sub_heartbeat_due(const struct mxhr_stream *s);
 /* Sends a heartbeat if it is due. */
 void mxhr_sub_heartbeat(struct mxhr_stream *s, apr_time_t now);
 
-/* Formats a message id ("<store>-<seq>": two 20-digit numbers; store
+/* Formats a message id (MXHR_MESSAGE_ID_MAX: "<store>-<seq>"; store
  * 0: this store's id). */
-#define MXHR_MESSAGE_ID_MAX 48
 const char *mxhr_message_id(apr_pool_t *p, apr_uint64_t store,
                             apr_uint64_t seq);
 

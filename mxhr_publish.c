@@ -17,10 +17,11 @@
 
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
-#include "mxhr_frame.h"
+#include "mxhr_ids.h"
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_store.h"
+#include "mxhr_value.h"
 #include "mxhr_vhost.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -107,16 +108,56 @@ static int too_big(request_rec *r, apr_off_t len, apr_int64_t max,
         len < 0 ? "over " : "", len < 0 ? (apr_off_t)max : len, max));
 }
 
+/* A chunked body's buffer, malloc'd so that growing it keeps no old
+ * copy (a pool would keep every one); freed with the request. */
+typedef struct {
+    char *buf;
+} body_block;
+
+static apr_status_t body_block_free(void *data)
+{
+    body_block *bk = data;
+
+    free(bk->buf);
+    bk->buf = NULL;
+    return APR_SUCCESS;
+}
+
+/* Reads into buf (size bytes) until the body ends or buf is full;
+ * *got counts what is there. OK, or HTTP_BAD_REQUEST when the client
+ * went away or its chunks were bad. */
+static int read_into(request_rec *r, char *buf, apr_size_t size,
+                     apr_size_t *got, int *ended)
+{
+    *ended = 0;
+    while (*got < size) {
+        long n = ap_get_client_block(r, buf + *got, size - *got);
+
+        if (n == 0) {
+            *ended = 1;
+            return OK;
+        }
+        if (n < 0) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return HTTP_BAD_REQUEST;
+        }
+        *got += n;
+    }
+    return OK;
+}
+
 /* Reads the whole body, at most max bytes (413 beyond), and no more
- * than the store can hold (507 beyond). */
+ * than the store can hold (507 beyond), once: with a Content-Length
+ * into one buffer of that size; chunked into one that grows (doubling,
+ * up to the limit) without keeping the old ones. */
 static int read_body(request_rec *r, apr_int64_t max, char **body,
                      apr_size_t *len)
 {
     apr_int64_t room = (apr_int64_t)mxhr_store_max_message();
     apr_int64_t cap = max < room ? max : room;
-    apr_size_t size = 0, got = 0;
-    char *buf = NULL;
-    int rv;
+    apr_size_t size, got = 0;
+    body_block *bk;
+    int rv, ended;
 
     if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return rv;
@@ -125,41 +166,57 @@ static int read_body(request_rec *r, apr_int64_t max, char **body,
     if (r->remaining > cap) {
         return too_big(r, r->remaining, max, r->remaining <= max);
     }
-    if (ap_should_client_block(r)) {
-        for (;;) {
-            long n;
+    *body = "";
+    *len = 0;
+    if (!ap_should_client_block(r)) {
+        return OK;
+    }
+    if (!r->read_chunked) {
+        /* Its size is known: HTTP_IN gives no more than it, and a body
+         * cut short is an error from ap_get_client_block(). */
+        size = (apr_size_t)r->remaining;
+        *body = apr_palloc(r->pool, size + 1);
+        if ((rv = read_into(r, *body, size, &got, &ended)) != OK) {
+            return rv;
+        }
+        *len = got;
+        return OK;
+    }
+    bk = apr_pcalloc(r->pool, sizeof(*bk));
+    apr_pool_cleanup_register(r->pool, bk, body_block_free,
+                              apr_pool_cleanup_null);
+    size = 0;
+    for (;;) {
+        /* One byte over the limit tells a body over it. */
+        apr_size_t grow = size ? 2 * size : 8192;
+        char *nb;
 
-            if (got == size) {
-                apr_size_t grow = size ? 2 * size : 8192;
-                char *nb;
-
-                if (grow > (apr_size_t)cap + 1) {
-                    grow = (apr_size_t)cap + 1;
-                }
-                if (grow <= size) {
-                    return too_big(r, -1, cap == max ? max : room,
-                                   cap != max);
-                }
-                nb = apr_palloc(r->pool, grow);
-                if (got) {
-                    memcpy(nb, buf, got);
-                }
-                buf = nb;
-                size = grow;
-            }
-            n = ap_get_client_block(r, buf + got, size - got);
-            if (n == 0) {
-                break;
-            }
-            if (n < 0) {
-                /* The client went away, or its chunks were bad. */
-                r->connection->keepalive = AP_CONN_CLOSE;
-                return HTTP_BAD_REQUEST;
-            }
-            got += n;
+        if (grow > (apr_size_t)cap + 1) {
+            grow = (apr_size_t)cap + 1;
+        }
+        if (grow <= size) {
+            return too_big(r, -1, cap == max ? max : room, cap != max);
+        }
+        nb = realloc(bk->buf, grow);
+        if (!nb) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+                          MXHR_LOGNO(075) "no memory for a body of %"
+                          APR_SIZE_T_FMT " bytes", grow);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        bk->buf = nb;
+        size = grow;
+        if ((rv = read_into(r, bk->buf, size, &got, &ended)) != OK) {
+            return rv;
+        }
+        if (ended) {
+            break;
         }
     }
-    *body = buf ? buf : "";
+    if (got > (apr_size_t)cap) {
+        return too_big(r, -1, cap == max ? max : room, cap != max);
+    }
+    *body = got ? bk->buf : "";
     *len = got;
     return OK;
 }
@@ -239,6 +296,12 @@ static int publish(request_rec *r, const mxhr_settings *set,
                   || !mxhr_utf8_valid(event, strlen(event)))) {
         return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
                       "1 to 255 bytes of UTF-8 without CR or LF");
+    }
+    /* Else a publisher could forge the module's mxhr-close, or pass a
+     * text body off as a binary one. */
+    if (event && mxhr_event_name_reserved(event, strlen(event))) {
+        return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event names "
+                      "mxhr-... and ...-base64 are the module's own");
     }
     st = mxhr_publish_message(r, set, vhost, channel, ct, event, body, len,
                               &info, &why);

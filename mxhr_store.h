@@ -17,9 +17,10 @@
 
 #include "httpd.h"
 
+#include "mxhr_ids.h"
+
 #define MXHR_CHANNEL_NAME_MAX 255
 #define MXHR_VHOST_KEY_MAX 300
-#define MXHR_EVENT_NAME_MAX 255
 
 /* A channel as a stream holds it: its place and its generation, which
  * changes when the channel is deleted. */

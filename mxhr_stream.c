@@ -15,6 +15,7 @@
 #include "ap_mpm.h"
 
 #include "mxhr_frame.h"
+#include "mxhr_ids.h"
 #include "mxhr_stream.h"
 
 APLOG_USE_MODULE(mxhr);
@@ -289,6 +290,10 @@ static mxhr_end_reason stream_write(mxhr_stream *s, const char *data,
 static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
                                    const char *event, const char *body,
                                    apr_size_t len, int is_part);
+static mxhr_end_reason write_event_data(mxhr_stream *s, const char *id,
+                                        const char *event,
+                                        const mxhr_sse_data *d,
+                                        int is_part);
 
 int mxhr_stream_started(const mxhr_stream *s)
 {
@@ -340,33 +345,26 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
                                  const char *headers, const char *body,
                                  apr_size_t len)
 {
-    apr_size_t hl = headers ? strlen(headers) : 0;
-    apr_size_t bl = strlen(s->boundary);
-    apr_size_t head_size = 128 + 2 * bl + strlen(content_type) + hl;
+    int first = s->seq == 0 && !s->opened;
+    apr_size_t head_size = mxhr_part_head_size(s->boundary, first,
+                                               content_type, headers);
     char *head = malloc(head_size);
     char tail[4 + MXHR_BOUNDARY_MAX + 1];
     struct iovec v[3];
     mxhr_end_reason failed;
-    int first = s->seq == 0 && !s->opened;
 
     if (!head) {
         return MXHR_END_ERROR;
     }
-    /* The part as mxhr_part() frames a section: the first opens the
-     * body with the dash-boundary; each ends with CRLF "--boundary". */
+    /* The body goes from the caller's buffer, never copied. */
     v[0].iov_base = head;
-    v[0].iov_len = apr_snprintf(head, head_size, "%s%s\r\nContent-Type: %s"
-                                "\r\nContent-Length: %" APR_SIZE_T_FMT
-                                "\r\nMxhr-Seq: %" APR_INT64_T_FMT
-                                "\r\n%s\r\n", first ? "--" : "",
-                                first ? s->boundary : "",
-                                content_type, len, s->seq + 1,
-                                headers ? headers : "");
+    v[0].iov_len = mxhr_part_head(head, head_size, s->boundary, first,
+                                  content_type, len, s->seq + 1, headers);
     v[1].iov_base = (void *)body;
     v[1].iov_len = len;
     v[2].iov_base = tail;
     v[2].iov_len = apr_snprintf(tail, sizeof(tail), "\r\n--%s", s->boundary);
-    failed = stream_writev(s, v, 3, 0);
+    failed = v[0].iov_len ? stream_writev(s, v, 3, 0) : MXHR_END_ERROR;
     free(head);
     if (failed == MXHR_END_NONE) {
         part_sent(s);
@@ -394,41 +392,56 @@ mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
     return write_event(s, id, event, body, len, 1);
 }
 
-/* An event; is_part: it counts as a section (the closing event does
- * not, as multipart's closing delimiter does not). */
-static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
-                                   const char *event, const char *body,
-                                   apr_size_t len, int is_part)
+mxhr_end_reason mxhr_stream_push_event_data(mxhr_stream *s, const char *id,
+                                            const char *event,
+                                            const mxhr_sse_data *d)
+{
+    return write_event_data(s, id, event, d, 1);
+}
+
+/* An event whose data lines are made: its id and event lines go before
+ * them, from the stack; the data goes from the shared block. is_part:
+ * it counts as a section (the closing event does not, as multipart's
+ * closing delimiter does not). */
+static mxhr_end_reason write_event_data(mxhr_stream *s, const char *id,
+                                        const char *event,
+                                        const mxhr_sse_data *d, int is_part)
 {
     mxhr_end_reason failed = sse_open(s);
-    char ev[300], *enc = NULL, *buf;
+    /* "id: " and a message id, "event: ", a name and "-base64". */
+    char head[16 + MXHR_MESSAGE_ID_MAX + MXHR_EVENT_NAME_MAX + 8];
+    struct iovec v[2];
 
     if (failed != MXHR_END_NONE) {
         return failed;
     }
-    if (!mxhr_utf8_valid(body, len)) {
-        /* Event data is UTF-8 text: other bytes go base64 (lines of 76)
-         * under "<event>-base64". */
-        apr_snprintf(ev, sizeof(ev), "%s-base64", event ? event : "message");
-        event = ev;
-        enc = mxhr_base64_alloc(body, len, &len);
-        if (!enc) {
-            return MXHR_END_ERROR;
-        }
-        body = enc;
-    }
-    buf = malloc(mxhr_sse_size(id, event, body, len));
-    if (!buf) {
-        free(enc);
+    v[0].iov_base = head;
+    v[0].iov_len = mxhr_sse_head(head, sizeof(head), id, event, d->base64);
+    v[1].iov_base = (void *)d->data;
+    v[1].iov_len = d->len;
+    if (!v[0].iov_len && (id || event || d->base64)) {
         return MXHR_END_ERROR;
     }
-    failed = stream_write(s, buf, mxhr_sse_event(buf, id, event, body, len),
-                          0);
-    free(buf);
-    free(enc);
+    failed = stream_writev(s, v, 2, 0);
     if (failed == MXHR_END_NONE && is_part) {
         part_sent(s);
     }
+    return failed;
+}
+
+/* An event framed here, for this stream alone (made and freed). */
+static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
+                                   const char *event, const char *body,
+                                   apr_size_t len, int is_part)
+{
+    mxhr_sse_data *d = mxhr_sse_data_create(body, len);
+    mxhr_end_reason failed;
+
+    if (!d) {
+        return MXHR_END_ERROR;
+    }
+    failed = write_event_data(s, id, event, d, is_part);
+    free(d);
     return failed;
 }
 

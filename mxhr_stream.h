@@ -8,6 +8,7 @@
 #include "apr_buckets.h"
 
 #include "mxhr_config.h"
+#include "mxhr_frame.h"
 #include "mxhr_shared.h"
 
 typedef struct mxhr_stream mxhr_stream;
@@ -119,6 +120,13 @@ mxhr_end_reason mxhr_stream_push(mxhr_stream *s, const char *content_type,
 mxhr_end_reason mxhr_stream_push_event(mxhr_stream *s, const char *id,
                                        const char *event, const char *body,
                                        apr_size_t len);
+
+/* The same with the data lines made once for every stream that sends
+ * the message (mxhr_sse_data_create()): nothing is copied or encoded
+ * for this stream. */
+mxhr_end_reason mxhr_stream_push_event_data(mxhr_stream *s, const char *id,
+                                            const char *event,
+                                            const mxhr_sse_data *d);
 
 /* Opens the body without a part (a subscription with nothing to send
  * yet): the dash-boundary, or an SSE comment; the response's headers go

@@ -1,8 +1,32 @@
-# The C unit tests of the pure framing functions (they print TAP).
+# The C unit tests of the pure files (they print TAP): each binary's
+# results, one subtest per binary.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
+use Test::More;
 
-my $bin = "$FindBin::Bin/unit/frame_test";
--x $bin or die "missing $bin: build first (make)\n";
-exec $bin or die "cannot run $bin: $!\n";
+my @bins = map { "$FindBin::Bin/unit/${_}_test" } qw(value accept ids frame);
+plan tests => scalar @bins;
+for my $bin (@bins) {
+    subtest $bin => sub {
+        -x $bin or return fail("missing $bin: build first (make)");
+        open my $out, '-|', $bin or return fail("cannot run $bin: $!");
+        my $plan;
+        while (my $line = <$out>) {
+            chomp $line;
+            if ($line =~ /^(not )?ok \d+ - (.*)$/) {
+                ok !$1, $2;
+            }
+            elsif ($line =~ /^1\.\.(\d+)$/) {
+                $plan = $1;
+            }
+            elsif ($line =~ /^#/) {
+                diag $line;
+            }
+        }
+        close $out;
+        is $?, 0, "$bin exits 0";
+        ok defined $plan, "$bin printed its plan";
+        done_testing;
+    };
+}
