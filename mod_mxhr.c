@@ -72,18 +72,8 @@ static int api_check(request_rec *r, const mxhr_settings *set,
         return api_refuse(r, HTTP_BAD_REQUEST, why, out);
     }
     *id = ids[0];
-    if (!*ct || !**ct) {
-        *ct = "application/octet-stream";
-    }
-    else if (strlen(*ct) > 1024 || strpbrk(*ct, "\r\n")) {
-        return api_refuse(r, HTTP_BAD_REQUEST, "the content type must be "
-                          "at most 1024 bytes without CR or LF", out);
-    }
-    if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
-                  || strpbrk(event, "\r\n")
-                  || !mxhr_utf8_valid(event, strlen(event)))) {
-        return api_refuse(r, HTTP_BAD_REQUEST, "the event name must be 1 "
-                          "to 255 bytes of UTF-8 without CR or LF", out);
+    if ((why = mxhr_publish_check(ct, event)) != NULL) {
+        return api_refuse(r, HTTP_BAD_REQUEST, why, out);
     }
     if (!body && len) {
         return api_refuse(r, HTTP_BAD_REQUEST, "no body but a length", out);

@@ -268,6 +268,31 @@ int mxhr_publish_message(request_rec *r, const mxhr_settings *set,
     return OK;
 }
 
+const char *mxhr_publish_check(const char **ct, const char *event)
+{
+    if (!*ct || !**ct) {
+        *ct = "application/octet-stream";
+    }
+    else if (strlen(*ct) > 1024 || strpbrk(*ct, "\r\n")) {
+        return "the content type must be at most 1024 bytes without CR "
+               "or LF";
+    }
+    /* The SSE event name (nchan's X-EventSource-Event): it becomes a
+     * field line, so nothing that could end the line or the field. */
+    if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
+                  || strpbrk(event, "\r\n")
+                  || !mxhr_utf8_valid(event, strlen(event)))) {
+        return "the event name must be 1 to 255 bytes of UTF-8 without "
+               "CR or LF";
+    }
+    /* Else a publisher could forge the module's mxhr-close, or pass a
+     * text body off as a binary one. */
+    if (event && mxhr_event_name_reserved(event, strlen(event))) {
+        return "event names mxhr-... and ...-base64 are the module's own";
+    }
+    return NULL;
+}
+
 static int publish(request_rec *r, const mxhr_settings *set,
                    const char *vhost, const char *channel)
 {
@@ -282,26 +307,8 @@ static int publish(request_rec *r, const mxhr_settings *set,
     if ((st = read_body(r, set->message_max, &body, &len)) != OK) {
         return st;
     }
-    if (!ct || !*ct) {
-        ct = "application/octet-stream";
-    }
-    else if (strlen(ct) > 1024 || strpbrk(ct, "\r\n")) {
-        return refuse(r, HTTP_BAD_REQUEST, "the Content-Type is longer "
-                      "than 1024 bytes");
-    }
-    /* The SSE event name (nchan's header): it becomes a field line, so
-     * nothing that could end the line or the field. */
-    if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
-                  || strpbrk(event, "\r\n")
-                  || !mxhr_utf8_valid(event, strlen(event)))) {
-        return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event must be "
-                      "1 to 255 bytes of UTF-8 without CR or LF");
-    }
-    /* Else a publisher could forge the module's mxhr-close, or pass a
-     * text body off as a binary one. */
-    if (event && mxhr_event_name_reserved(event, strlen(event))) {
-        return refuse(r, HTTP_BAD_REQUEST, "X-EventSource-Event names "
-                      "mxhr-... and ...-base64 are the module's own");
+    if ((why = mxhr_publish_check(&ct, event)) != NULL) {
+        return refuse(r, HTTP_BAD_REQUEST, why);
     }
     st = mxhr_publish_message(r, set, vhost, channel, ct, event, body, len,
                               &info, &why);

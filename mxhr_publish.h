@@ -9,6 +9,12 @@
 
 void mxhr_publish_register_hooks(apr_pool_t *p);
 
+/* Checks what a publish says of its message besides its body: the
+ * content type (none: application/octet-stream, set in *ct) and the SSE
+ * event name (NULL: none; not one of the module's own). NULL when good,
+ * else why not, for a 400. */
+const char *mxhr_publish_check(const char **ct, const char *event);
+
 /* Stores a checked message in channel of vhost, with set's history and
  * channel limit, and wakes its subscribers (in every child; with Redis,
  * on every server): the step that an HTTP publish and mxhr_publish()

@@ -119,6 +119,9 @@ for my $mpm (@mpms) {
     ($st) = modpub($port, "/modpub/$ch", body => 'x', type => 'text/plain',
                    headers => { 'X-EventSource-Event' => 'e' x 256 });
     is $st, 400, "$mpm: an event name of 256 bytes: 400";
+    ($st) = modpub($port, "/modpub/$ch", body => 'x', type => 'text/plain',
+                   headers => { 'X-EventSource-Event' => 'mxhr-close' });
+    is $st, 400, "$mpm: the module's own event name mxhr-close: 400";
     ($st) = modpub($port, "/modpub/$ch", body => 'x', type => 'text/x-' . ('a' x 1100));
     is $st, 400, "$mpm: a media type over 1024 bytes: 400";
     # Two channels so far; MxhrMaxChannels 6 leaves room for 4 more.
