@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -39,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "apr_portable.h"
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
 
@@ -47,11 +49,13 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
+#include "scoreboard.h"
 
 #include "mxhr_channel.h"
 #include "mxhr_engine.h"
@@ -70,10 +74,9 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
  * (its closing delimiter) before it is cut; shorter when stopping. */
 #define CLOSE_GRACE apr_time_from_sec(1)
 #define CLOSE_GRACE_STOPPING apr_time_from_msec(100)
-/* The worker that suspended a connection still writes to it just after
- * the suspend_connection hook (event.c: notify_suspend() clears c->sbh,
- * then marks the connection suspended): the engine takes a stream only
- * once c->sbh is NULL and this long has passed since the hook. */
+/* How soon the engine looks again at a stream handed over whose worker
+ * has not finished the suspend_connection hooks yet (see "The takeover"
+ * below). Not a safety margin: nothing relies on it being long. */
 #define SETTLE apr_time_from_msec(5)
 /* Sections due close together share one wake-up of the engine: it
  * sleeps until the earliest is this late (at most a tenth of that
@@ -85,6 +88,14 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
 #define TIMER_SLACK apr_time_from_msec(20)
 /* Results per poll; more events wait for the next poll. */
 #define POLL_BATCH 1024
+
+/* The worker thread that suspended a connection, as the hook saw it
+ * (see worker_done()). */
+typedef struct {
+    int child, thread;          /* its scoreboard slot; thread -1: unknown */
+    apr_uint32_t jobs;          /* thread_jobs[thread] then */
+    int status_busy;            /* its scoreboard status was busy then */
+} worker_ref;
 
 typedef enum {
     E_LIVE,             /* sections due by the heap */
@@ -112,7 +123,9 @@ struct mxhr_entry {
     apr_size_t handed;          /* last batch given to the filters */
     apr_size_t limit;           /* MxhrSendBuffer */
     int keep_request;           /* MxhrKeepRequest */
+    worker_ref worker;          /* the worker that suspended it */
     apr_time_t handed_at;       /* when the suspend hook ran */
+    int retain_ok;              /* its pool owns its own allocator */
     mxhr_entry *prev, *next;    /* the incoming list, then all streams */
     /* A subscription: its place in each channel's list of this child's
      * streams, so that a publish looks at those streams only. */
@@ -177,6 +190,7 @@ typedef struct {
     mxhr_entry **due_subs;      /* this wake's streams to pump */
     apr_size_t due_n, due_size;
     mxhr_entry *all;
+    struct limbo *limbo;        /* pools cleared, to destroy later */
     mxhr_entry **heap;
     apr_size_t heap_n, heap_size;
 } mxhr_engine;
@@ -186,6 +200,18 @@ static ap_filter_rec_t *nonblock_frec;
 static volatile apr_uint32_t child_streams;  /* adopted, this child */
 static double worker_factor = 2.0;           /* AsyncRequestWorkerFactor */
 static volatile apr_uint32_t cap_warned;
+
+/* Test only (t/event/80_takeover_race.pl): with MXHR_TEST_WORKER_LAG_MS
+ * set in httpd's environment, the worker that suspends a stream clears
+ * c->sbh in the suspend_connection hook, as event.c's notify_suspend()
+ * does after the hooks, and then lingers that long before it returns:
+ * the engine sees what it would see of a worker preempted between
+ * notify_suspend()'s two writes (c->sbh = NULL, then cs->suspended = 1
+ * into the connection's pool). Meanwhile the connection's pool is listed
+ * in lagging[], and destroying a listed pool is logged as an error. */
+#define LAG_SLOTS 64
+static apr_interval_time_t worker_lag;
+static volatile void *lagging[LAG_SLOTS];
 
 /* ---- The timer heap (engine thread only) ---------------------------- */
 
@@ -640,6 +666,237 @@ static void index_remove(mxhr_entry *e)
     e->nlinks = 0;
 }
 
+/* ---- The takeover ------------------------------------------------------
+ *
+ * The engine may free a suspended connection's pool (c->pool, event.c's
+ * "ptrans") only once the worker thread that suspended it has stopped
+ * touching it. What that worker does after our suspend_connection hook
+ * (httpd 2.4.x server/mpm/event/event.c, the same in the installed
+ * 2.4.71's mod_mpm_event.so):
+ *   process_socket(), CONN_STATE_SUSPENDED:
+ *       apr_atomic_inc32(&suspended_count); notify_suspend(cs); return;
+ *   notify_suspend(): ap_run_suspend_connection(c, r);  (our hook, and
+ *       any hook after it)  cs->c->sbh = NULL;  cs->suspended = 1;
+ *   worker_thread(), once process_socket() has returned: the deferred
+ *       lingering closes of other connections (each through
+ *       process_socket() -> notify_resume() -> the resume_connection
+ *       hooks), then ap_queue_info_set_idle() (an atomic increment),
+ *       then ap_update_child_status_from_indexes(its slot, dying ?
+ *       SERVER_GRACEFUL : SERVER_READY), then it waits for its next job.
+ * cs, which cs->suspended = 1 writes into, is allocated from c->pool.
+ * Seeing c->sbh == NULL says the hooks are over, not that this last
+ * write is done: a worker preempted between the two writes would write
+ * into freed memory (the old 5 ms wait made that unlikely only).
+ *
+ * Two facts make it impossible:
+ *
+ * 1. The worker is provably done (worker_done()) once, after the hook:
+ *    - its scoreboard status reads SERVER_READY or SERVER_DEAD. In the
+ *      event MPM only the worker itself writes SERVER_READY to its slot
+ *      (worker_thread(), after process_socket() has returned), and
+ *      SERVER_DEAD when it exits (others write SERVER_DEAD only for a
+ *      dead child, SERVER_GRACEFUL to all slots while dying: so
+ *      SERVER_GRACEFUL proves nothing and is not used). At the hook the
+ *      status is busy (core_create_conn() and the HTTP/1 connection
+ *      handler set SERVER_BUSY_READ/WRITE before any handler runs); we
+ *      check it, and use the status only when it was. Or
+ *    - the worker has started another job: every later process_socket()
+ *      on that thread runs the create_connection hooks (a new
+ *      connection) or the resume_connection hooks (any other), where we
+ *      count jobs per thread slot (thread_jobs). Our suspend hook runs
+ *      last (APR_HOOK_REALLY_LAST), so no job can start on that thread
+ *      between the hook and the end of process_socket().
+ *    Both writes come after cs->suspended = 1 in program order and after
+ *    an atomic read-modify-write (a full barrier) by that thread; the
+ *    engine reads them, then fences (acquire) before freeing.
+ * 2. Until then the engine never frees the memory, yet need not wait
+ *    for it: it waits for worker_done() up to SETTLE (usually a matter
+ *    of microseconds), then takes the stream all the same, and ends its
+ *    connection, if it must before the worker is done, without freeing
+ *    memory (conn_release()). Event.c gives every ptrans an allocator of its
+ *    own (listener_thread(): apr_allocator_create(), then
+ *    apr_allocator_owner_set(allocator, ptrans)), and c->pool is ptrans
+ *    (core_create_conn()). With that allocator's max_free set to 0
+ *    ("unlimited": it never gives a block back to the system),
+ *    apr_pool_clear(c->pool) runs every cleanup (the socket is closed,
+ *    the MPM's accounting done, subpools destroyed) while every block
+ *    stays mapped, owned by an allocator nothing allocates from any
+ *    more: a late cs->suspended = 1 lands in memory nobody uses. The
+ *    pool itself is destroyed later, once worker_done() (limbo_sweep()).
+ *    If the allocator is not the pool's own (not so in 2.4.x), the
+ *    engine does not take the stream until worker_done().
+ * Whatever the scheduler does, no write of the worker's reaches freed
+ * memory. (With the test knob MXHR_TEST_WORKER_LAG_MS a worker lingers
+ * in the hook on purpose: t/event/80_takeover_race.pl.)
+ */
+
+/* Jobs started per worker thread slot of this child (see above). */
+static volatile apr_uint32_t *thread_jobs;
+static int server_limit, thread_limit;
+/* This thread's scoreboard slot, once our suspend hook has looked. */
+static __thread int my_child = -1, my_thread = -1;
+
+/* A pool cleared, to destroy once its worker is done. */
+typedef struct limbo limbo;
+struct limbo {
+    limbo *next;
+    apr_pool_t *pool;
+    worker_ref worker;
+};
+
+static worker_score *slot_score(int child, int thread)
+{
+    return ap_get_scoreboard_worker_from_indexes(child, thread);
+}
+
+/* Finds the calling worker's scoreboard slot (its tid is there). */
+static void find_my_slot(conn_rec *c)
+{
+    apr_os_thread_t self = apr_os_thread_current();
+    pid_t pid = getpid();
+    int i, t;
+
+    if (!thread_jobs || !ap_scoreboard_image) {
+        return;
+    }
+    /* process_socket() names a connection after its worker's slot:
+     * c->id = child * ThreadLimit + thread. Checked, not trusted. */
+    if (c->id >= 0) {
+        i = (int)(c->id / thread_limit);
+        t = (int)(c->id % thread_limit);
+        if (i < server_limit && ap_scoreboard_image->parent[i].pid == pid
+            && apr_os_thread_equal(slot_score(i, t)->tid, self)) {
+            my_child = i;
+            my_thread = t;
+            return;
+        }
+    }
+    for (i = 0; i < server_limit; i++) {
+        if (ap_scoreboard_image->parent[i].pid != pid) {
+            continue;
+        }
+        for (t = 0; t < thread_limit; t++) {
+            if (apr_os_thread_equal(slot_score(i, t)->tid, self)) {
+                my_child = i;
+                my_thread = t;
+                return;
+            }
+        }
+    }
+}
+
+/* In the suspend hook, on the worker: which worker, and how far. */
+static void note_worker(conn_rec *c, worker_ref *w)
+{
+    w->child = w->thread = -1;
+    if (my_thread < 0) {
+        find_my_slot(c);
+    }
+    if (my_thread >= 0) {
+        unsigned char st = slot_score(my_child, my_thread)->status;
+
+        w->child = my_child;
+        w->thread = my_thread;
+        w->jobs = apr_atomic_read32(&thread_jobs[my_thread]);
+        w->status_busy = st != SERVER_READY && st != SERVER_DEAD;
+    }
+}
+
+/* On a worker: it starts a job (create_connection, resume_connection).
+ * Only threads that suspended a stream of ours know their slot. */
+static void worker_starts_job(void)
+{
+    if (my_thread >= 0) {
+        apr_atomic_inc32(&thread_jobs[my_thread]);
+    }
+}
+
+/* 1 when the worker w has returned from the process_socket() in which
+ * it suspended the connection, so it will not touch its pool again. */
+static int worker_done(const worker_ref *w)
+{
+    int done = 0;
+
+    if (w->thread >= 0) {
+        volatile worker_score *ws = slot_score(w->child, w->thread);
+        unsigned char st = ws->status;
+
+        done = apr_atomic_read32(&thread_jobs[w->thread]) != w->jobs
+               || (w->status_busy
+                   && (st == SERVER_READY || st == SERVER_DEAD));
+    }
+    /* What the worker wrote before is visible to what we do next. */
+    atomic_thread_fence(memory_order_acquire);
+    return done;
+}
+
+/* Frees a connection's pool (test knob: says so when its worker has
+ * not let go yet). */
+static void conn_pool_destroy(apr_pool_t *p, server_rec *s)
+{
+    int i;
+
+    for (i = 0; worker_lag && i < LAG_SLOTS; i++) {
+        if (apr_atomic_casptr(&lagging[i], p, p) == p) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, MXHR_LOGNO(046)
+                         "test: the pool of a connection is freed while "
+                         "the worker that suspended it still runs");
+        }
+    }
+    apr_pool_destroy(p);
+}
+
+/* Ends a connection's pool: its cleanups run now (the socket closes,
+ * the MPM does its accounting); its memory is freed now when its worker
+ * is done, else once it is (see "The takeover"). */
+static void conn_release(const mxhr_entry *e, apr_pool_t *p, server_rec *s)
+{
+    limbo *l;
+
+    if (!e->retain_ok || worker_done(&e->worker)) {
+        /* (take_incoming() took it only if one of them holds) */
+        conn_pool_destroy(p, s);
+        return;
+    }
+    apr_allocator_max_free_set(apr_pool_allocator_get(p), 0);
+    l = malloc(sizeof(*l));
+    apr_pool_clear(p);
+    if (!l) {
+        /* Never freed rather than freed too soon. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, s, MXHR_LOGNO(047)
+                     "cannot remember a connection's pool to free later; "
+                     "it stays allocated until the child exits");
+        return;
+    }
+    l->pool = p;
+    l->worker = e->worker;
+    l->next = engine.limbo;
+    engine.limbo = l;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MXHR_LOGNO(048)
+                 "the worker that suspended a connection still runs: its "
+                 "pool is cleared, and freed once the worker is done");
+}
+
+/* Destroys the pools in limbo whose workers are done now. */
+static void limbo_sweep(void)
+{
+    limbo **lp = &engine.limbo, *l;
+
+    while ((l = *lp) != NULL) {
+        if (worker_done(&l->worker)) {
+            *lp = l->next;
+            conn_pool_destroy(l->pool, ap_server_conf);
+            free(l);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                         MXHR_LOGNO(049) "a connection's pool is freed: "
+                         "the worker that suspended it is done");
+        }
+        else {
+            lp = &l->next;
+        }
+    }
+}
+
 /* The end of a stream's connection: 2.4 cannot give a suspended
  * connection back to the MPM, so the request is finished as any other
  * (EOS, then EOR, which logs it and frees r->pool), our side closed, and
@@ -691,7 +948,7 @@ static void entry_finish(mxhr_entry *e)
         c->cs->state = CONN_STATE_SUSPENDED;
     }
     /* The stream's place and gauges go with the pool. */
-    apr_pool_destroy(c->pool);
+    conn_release(e, c->pool, s->server);
     free(e);
 }
 
@@ -727,7 +984,7 @@ static int entry_own(mxhr_entry *e)
     }
     /* Closes httpd's descriptor (ours stays open) and runs the MPM's
      * accounting, as for any connection that ends. */
-    apr_pool_destroy(c->pool);
+    conn_release(e, c->pool, o->server);
     return 0;
 }
 
@@ -836,8 +1093,7 @@ static void pump_entry(mxhr_entry *e, mxhr_fetch_cache *fc, apr_time_t now)
     }
 }
 
-/* Takes the streams whose connections the MPM has let go of, and has
- * stopped touching (see SETTLE). */
+/* Takes the streams whose connections the MPM has let go of. */
 static void take_incoming(apr_time_t now)
 {
     mxhr_entry *e, *next, *later = NULL;
@@ -850,8 +1106,13 @@ static void take_incoming(apr_time_t now)
     engine.settling = 0;
     for (; e; e = next) {
         next = e->next;
+        /* c->sbh NULL: every suspend_connection hook has returned. Its
+         * pool may be released now (see "The takeover"); its worker
+         * usually is done within SETTLE, then the pool need not wait
+         * in limbo. */
         if (*(void *volatile *)&e->c->sbh != NULL
-            || now - e->handed_at < SETTLE) {
+            || !(worker_done(&e->worker)
+                 || (e->retain_ok && now - e->handed_at >= SETTLE))) {
             e->next = later;
             later = e;
             continue;
@@ -1091,7 +1352,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             d = top->due + slack - now;
             timeout = d < 0 ? 0 : (d < timeout ? d : timeout);
         }
-        if (engine.settling && timeout > SETTLE) {
+        if ((engine.settling || engine.limbo) && timeout > SETTLE) {
             timeout = SETTLE;
         }
         /* epoll counts whole milliseconds: round up, or a timer due in
@@ -1120,6 +1381,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
              * one epoll_wait reports each descriptor once. */
         }
         take_incoming(now);
+        if (engine.limbo) {
+            limbo_sweep();
+        }
         run_deliveries(now);
         if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
             pump_subs(now);
@@ -1282,12 +1546,24 @@ void mxhr_engine_child_init(apr_pool_t *pchild, server_rec *s)
     engine.epfd = engine.evfd = -1;
     child_streams = 0;
     cap_warned = 0;
+    worker_lag = 0;
+    if (getenv("MXHR_TEST_WORKER_LAG_MS")) {
+        worker_lag = apr_time_from_msec(
+            atoi(getenv("MXHR_TEST_WORKER_LAG_MS")) % 10000);
+    }
     if (apr_thread_mutex_create(&engine.mutex, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) != APR_SUCCESS) {
         return;                 /* no engine in this child */
     }
     engine.pool = pchild;
     apr_pool_pre_cleanup_register(pchild, NULL, engine_cleanup);
+    thread_jobs = NULL;
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &server_limit) == APR_SUCCESS
+        && ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &thread_limit)
+           == APR_SUCCESS
+        && server_limit > 0 && thread_limit > 0) {
+        thread_jobs = apr_pcalloc(pchild, thread_limit * sizeof(apr_uint32_t));
+    }
 }
 
 /* ---- The handler's side ---------------------------------------------- */
@@ -1373,6 +1649,28 @@ apr_uint32_t mxhr_engine_full(request_rec *r)
     return n;
 }
 
+/* The test knob (see worker_lag): runs on the worker, in the hook. */
+static void lag_like_a_preempted_worker(conn_rec *c)
+{
+    apr_pool_t *p = c->pool;
+    int i;
+
+    for (i = 0; i < LAG_SLOTS
+                && apr_atomic_casptr(&lagging[i], p, NULL) != NULL; i++) {
+        /* the next slot */
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, c->base_server, MXHR_LOGNO(045)
+                 "test: the worker lingers %" APR_TIME_T_FMT " ms after "
+                 "suspending the connection", apr_time_as_msec(worker_lag));
+    c->sbh = NULL;
+    /* From here on c and p may be the engine's: only p's address is
+     * used. */
+    apr_sleep(worker_lag);
+    if (i < LAG_SLOTS) {
+        apr_atomic_casptr(&lagging[i], NULL, p);
+    }
+}
+
 /* Once the MPM has let go of the connection (this hook), the engine may
  * take it; a stream taken earlier could be written by two threads. */
 static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
@@ -1383,12 +1681,36 @@ static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
         return;
     }
     ap_set_module_config(c->conn_config, &mxhr_module, NULL);
+    note_worker(c, &e->worker);
     e->handed_at = apr_time_now();
+    e->retain_ok = apr_allocator_owner_get(apr_pool_allocator_get(c->pool))
+                   == c->pool;
     apr_thread_mutex_lock(engine.mutex);
     e->next = engine.incoming;
     engine.incoming = e;
     apr_thread_mutex_unlock(engine.mutex);
     mxhr_engine_wake();
+    if (worker_lag > 0) {
+        lag_like_a_preempted_worker(c);
+    }
+}
+
+/* A worker starts a job: a new connection (runs first, declines). */
+static conn_rec *mxhr_create_connection(apr_pool_t *p, server_rec *s,
+                                        apr_socket_t *csd, long id,
+                                        void *sbh, apr_bucket_alloc_t *alloc)
+{
+    worker_starts_job();
+    return NULL;
+}
+
+/* A worker starts a job on a connection it resumes. Without c->sbh the
+ * connection's pool is being cleaned up, maybe by another thread. */
+static void mxhr_resume_connection(conn_rec *c, request_rec *r)
+{
+    if (c->sbh) {
+        worker_starts_job();
+    }
 }
 
 static void mxhr_child_stopping(apr_pool_t *pchild, int graceful)
@@ -1430,8 +1752,14 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
 
 void mxhr_engine_register_hooks(apr_pool_t *p)
 {
+    /* Last: no job may start on the worker after it (see "The
+     * takeover"). */
     ap_hook_suspend_connection(mxhr_suspend_connection, NULL, NULL,
-                               APR_HOOK_MIDDLE);
+                               APR_HOOK_REALLY_LAST);
+    ap_hook_create_connection(mxhr_create_connection, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_resume_connection(mxhr_resume_connection, NULL, NULL,
+                              APR_HOOK_MIDDLE);
     ap_hook_child_stopping(mxhr_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     nonblock_frec = ap_register_output_filter(MXHR_NONBLOCK_FILTER,
                                               nonblock_filter, NULL,
