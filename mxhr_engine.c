@@ -175,9 +175,16 @@ typedef struct {
     apr_thread_t *watcher;      /* waits for publishes in any child */
     volatile apr_uint32_t chan_dirty;   /* a channel changed */
     volatile apr_uint32_t state;    /* 0 none, 1 running, 2 failed */
-    volatile int stop;          /* the child is exiting */
-    volatile int stopping;      /* child_stopping: end the streams */
-    volatile int drained;       /* stopping, and no stream left */
+    /* Flags between the engine's threads and the child's (the hook
+     * child_stopping, the pool cleanup): set and read with apr_atomic_*
+     * (sequentially consistent in APR's builtin atomics), so that a
+     * loop sees another thread's write at its next turn, not a value
+     * the compiler kept in a register. They hand over no data: what
+     * must be ordered is ordered by the eventfd wake-up (a system call)
+     * and by apr_thread_join(). */
+    volatile apr_uint32_t stop;     /* the child is exiting */
+    volatile apr_uint32_t stopping; /* child_stopping: end the streams */
+    volatile apr_uint32_t drained;  /* stopping, and no stream left */
     /* Streams of this child per channel bucket, written by the engine,
      * read by the watcher: a publish to a channel nobody here takes
      * does not wake the engine. */
@@ -998,7 +1005,7 @@ static void entry_ended(mxhr_entry *e, apr_time_t now)
         e->state = E_CLOSING;
         e->want_in = 0;
         watch(e);
-        if (heap_put(e, now + (engine.stopping ? CLOSE_GRACE_STOPPING
+        if (heap_put(e, now + (apr_atomic_read32(&engine.stopping) ? CLOSE_GRACE_STOPPING
                                                : CLOSE_GRACE)) == 0) {
             return;
         }
@@ -1263,7 +1270,7 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
     apr_uint32_t seen = mxhr_store_epoch(), deletes = mxhr_store_deletes();
     apr_uint64_t seen_seq = mxhr_store_last_seq();
 
-    while (!engine.stop) {
+    while (!apr_atomic_read32(&engine.stop)) {
         apr_uint32_t now;
 
         mxhr_store_wait(seen, apr_time_from_sec(1));
@@ -1337,7 +1344,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
 {
     struct epoll_event *ev = malloc(POLL_BATCH * sizeof(*ev));
 
-    while (ev && !engine.stop) {
+    while (ev && !apr_atomic_read32(&engine.stop)) {
         apr_time_t now = apr_time_now();
         apr_interval_time_t timeout = ENGINE_IDLE;
         int n, i;
@@ -1388,8 +1395,8 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
         if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
             pump_subs(now);
         }
-        if (engine.stopping || mxhr_mpm_stopping()) {
-            engine.stopping = 1;
+        if (apr_atomic_read32(&engine.stopping) || mxhr_mpm_stopping()) {
+            apr_atomic_set32(&engine.stopping, 1);
             end_all(now);
         }
         while (engine.heap_n && engine.heap[0]->due <= now) {
@@ -1398,8 +1405,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             heap_remove(e);
             entry_step(e, now);
         }
-        if (engine.stopping && !engine.all && !engine.settling) {
-            engine.drained = 1;
+        if (apr_atomic_read32(&engine.stopping) && !engine.all
+            && !engine.settling) {
+            apr_atomic_set32(&engine.drained, 1);
         }
     }
     free(ev);
@@ -1417,18 +1425,18 @@ static apr_status_t engine_cleanup(void *data)
     int i;
 
     if (engine.thread) {
-        engine.stopping = 1;
+        apr_atomic_set32(&engine.stopping, 1);
         mxhr_engine_wake();
-        for (i = 0; i < 150 && !engine.drained; i++) {
+        for (i = 0; i < 150 && !apr_atomic_read32(&engine.drained); i++) {
             apr_sleep(apr_time_from_msec(10));
         }
-        engine.stop = 1;
+        apr_atomic_set32(&engine.stop, 1);
         mxhr_engine_wake();
         apr_thread_join(&rv, engine.thread);
         engine.thread = NULL;
     }
     if (engine.watcher) {
-        engine.stop = 1;
+        apr_atomic_set32(&engine.stop, 1);
         mxhr_store_wake_all();
         apr_thread_join(&rv, engine.watcher);
         engine.watcher = NULL;
@@ -1715,7 +1723,7 @@ static void mxhr_resume_connection(conn_rec *c, request_rec *r)
 
 static void mxhr_child_stopping(apr_pool_t *pchild, int graceful)
 {
-    engine.stopping = 1;
+    apr_atomic_set32(&engine.stopping, 1);
     mxhr_engine_wake();
 }
 
