@@ -1136,11 +1136,24 @@ static void take_incoming(apr_time_t now)
         if (e->keep_request || e->c->data_in_output_filters
             || !mxhr_engine_plain(e->c) || entry_own(e) != 0) {
             apr_os_sock_t osd;
+            apr_status_t rv;
 
             if (!e->keep_request) {
                 mxhr_stream_detach(e->s);
             }
-            apr_os_sock_get(&osd, e->s->csd);
+            rv = apr_os_sock_get(&osd, e->s->csd);
+            if (rv != APR_SUCCESS) {
+                /* Nothing to poll: the stream cannot go on. */
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, e->s->server,
+                             MXHR_LOGNO(044) "[client %s] \"%s\": cannot "
+                             "get the socket's descriptor; ending the "
+                             "stream", e->s->client, e->s->what);
+                e->fd = -1;
+                entry_abort(e, APR_SUCCESS);
+                mxhr_stream_end(e->s, MXHR_END_ERROR);
+                entry_finish(e);
+                continue;
+            }
             e->fd = osd;
         }
         e->want_in = 1;
@@ -1487,6 +1500,17 @@ static int engine_running(server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MXHR_LOGNO(030)
                          "cannot start the push engine; streams in this "
                          "child hold a thread each");
+            /* No thread uses them: the engine never starts in this
+             * child (and engine_cleanup() has no thread to join). */
+            engine.thread = NULL;
+            if (engine.evfd >= 0) {
+                close(engine.evfd);
+                engine.evfd = -1;
+            }
+            if (engine.epfd >= 0) {
+                close(engine.epfd);
+                engine.epfd = -1;
+            }
             apr_atomic_set32(&engine.state, 2);
         }
         else {
@@ -1515,11 +1539,22 @@ apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
     apr_size_t lk = key ? strlen(key) + 1 : 0;
     apr_size_t lc = strlen(content_type) + 1;
     apr_size_t lh = headers ? strlen(headers) + 1 : 1;
+    apr_size_t room = APR_SIZE_MAX - sizeof(mxhr_delivery);
     mxhr_delivery *d;
     char *p;
 
     if (apr_atomic_read32(&engine.state) != 1) {
         return APR_ENOTIMPL;    /* no engine (yet) in this child */
+    }
+    /* One block for all: refused when its size cannot be counted
+     * (len comes from another module). */
+    if (lk > room || lc > room - lk || lh > room - lk - lc
+        || len > room - lk - lc - lh) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOSPC, ap_server_conf,
+                     MXHR_LOGNO(032) "mxhr_deliver: a message of %"
+                     APR_SIZE_T_FMT " bytes is too large to copy; "
+                     "refused", len);
+        return APR_ENOSPC;
     }
     d = malloc(sizeof(*d) + lk + lc + lh + len);
     if (!d) {
