@@ -10,7 +10,8 @@
  *    request and connection are finished and freed, and the engine
  *    writes the socket itself; TLS streams (and MxhrKeepRequest ones)
  *    keep their connection and are written through its filters;
- *  - writes never block: what the client has not taken yet waits in a
+ *  - writes never block (mxhr_engine_io.c: this file schedules, that
+ *    one writes): what the client has not taken yet waits in a
  *    per-stream buffer (and, through the filters, in the core output
  *    filter), bounded by MxhrSendBuffer; a stream over it is dropped as
  *    a slow client;
@@ -37,7 +38,6 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "apr_portable.h"
@@ -59,14 +59,13 @@
 
 #include "mxhr_channel.h"
 #include "mxhr_engine.h"
+#include "mxhr_engine_io.h"
 #include "mxhr_store.h"
 #include "mxhr_shared.h"
 
 APLOG_USE_MODULE(mxhr);
 
 extern module AP_MODULE_DECLARE_DATA mxhr_module;
-
-#define MXHR_NONBLOCK_FILTER "MXHR_NONBLOCK"
 
 /* The longest the engine sleeps without looking at the MPM's state. */
 #define ENGINE_IDLE apr_time_from_msec(250)
@@ -105,23 +104,13 @@ typedef enum {
 typedef struct mxhr_entry mxhr_entry;
 struct mxhr_entry {
     mxhr_stream *s;
-    conn_rec *c;
+    conn_rec *c;                /* NULL once the socket is ours */
     entry_state state;
-    int fd;                     /* the client's socket */
-    int owned;                  /* fd is ours: no conn_rec, no filters */
+    mxhr_io io;                 /* the way to the client */
     apr_uint32_t polled;        /* epoll events registered, 0: none */
     int want_in;                /* watch for the client's EOF */
     apr_size_t hidx;            /* 1-based place in the heap, 0: none */
     apr_time_t due;
-    /* Owned: what the client has not taken waits in out (malloc'd
-     * only when needed). */
-    char *out;
-    apr_size_t out_off, out_len, out_size;
-    /* TLS or other connection filters: through the filters. */
-    apr_bucket_brigade *q;      /* waits until the filters are empty */
-    apr_size_t queued;          /* bytes in q */
-    apr_size_t handed;          /* last batch given to the filters */
-    apr_size_t limit;           /* MxhrSendBuffer */
     int keep_request;           /* MxhrKeepRequest */
     worker_ref worker;          /* the worker that suspended it */
     apr_time_t handed_at;       /* when the suspend hook ran */
@@ -203,7 +192,6 @@ typedef struct {
 } mxhr_engine;
 
 static mxhr_engine engine;
-static ap_filter_rec_t *nonblock_frec;
 static volatile apr_uint32_t child_streams;  /* adopted, this child */
 static double worker_factor = 2.0;           /* AsyncRequestWorkerFactor */
 static volatile apr_uint32_t cap_warned;
@@ -318,79 +306,7 @@ static int heap_put(mxhr_entry *e, apr_time_t due)
 
 int mxhr_engine_plain(conn_rec *c)
 {
-    ap_filter_t *f = c->output_filters;
-
-    if (f && f->frec == nonblock_frec) {
-        f = f->next;
-    }
-    return f && !f->next;
-}
-
-/* Asks the core output filter to write what it has set aside, without
- * blocking, as the event MPM does for connections in write completion.
- * It leaves c->data_in_output_filters set while anything remains. */
-static apr_status_t core_kick(conn_rec *c)
-{
-    ap_filter_t *f = c->output_filters;
-
-    while (f->next) {
-        f = f->next;
-    }
-    return f->frec->filter_func.out_func(f, NULL);
-}
-
-/* Sits just above the core output filter of a connection the engine
- * owns. A FLUSH would make the core filter wait for the client (with
- * the socket's timeout): drop it, and have the core filter write what
- * it can now instead. mod_ssl's filters above still see the FLUSH, so
- * TLS records are not held back. */
-static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    apr_bucket *b, *next;
-    apr_status_t rv;
-
-    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
-        next = APR_BUCKET_NEXT(b);
-        if (APR_BUCKET_IS_FLUSH(b)) {
-            apr_bucket_delete(b);
-        }
-    }
-    rv = ap_pass_brigade(f->next, bb);
-    if (rv == APR_SUCCESS && f->c->data_in_output_filters) {
-        rv = core_kick(f->c);
-    }
-    return rv;
-}
-
-/* Bytes the client has not taken yet: in our buffer, or what the
- * filters hold (at most the last batch given to them) and our queue. */
-static apr_size_t entry_pending(const mxhr_entry *e)
-{
-    if (e->owned) {
-        return e->out_len - e->out_off;
-    }
-    return e->queued + (e->c->data_in_output_filters ? e->handed : 0);
-}
-
-/* Writes the buffers to our socket without blocking; *sent says how
- * much went (less than all of it: the socket is full for now). */
-static apr_status_t direct_send(mxhr_entry *e, const struct iovec *iov,
-                                int n, apr_size_t *sent)
-{
-    struct msghdr mh;
-    ssize_t got;
-
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = (struct iovec *)iov;
-    mh.msg_iovlen = n;
-    do {
-        got = sendmsg(e->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (got < 0 && errno == EINTR);
-    *sent = got > 0 ? (apr_size_t)got : 0;
-    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        return errno;
-    }
-    return APR_SUCCESS;
+    return mxhr_io_plain(c);
 }
 
 /* Registers the events e needs now: the client's hang-up (and input)
@@ -403,7 +319,7 @@ static void watch(mxhr_entry *e)
     if (e->want_in) {
         want |= EPOLLIN | EPOLLRDHUP;
     }
-    if (entry_pending(e)) {
+    if (mxhr_io_pending(&e->io)) {
         want |= EPOLLOUT;
     }
     if (want == e->polled) {
@@ -412,11 +328,11 @@ static void watch(mxhr_entry *e)
     ev.events = want;
     ev.data.ptr = e;
     if (!want) {
-        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->fd, &ev);
+        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->io.fd, &ev);
     }
     else if (epoll_ctl(engine.epfd, e->polled ? EPOLL_CTL_MOD
                                               : EPOLL_CTL_ADD,
-                       e->fd, &ev) != 0) {
+                       e->io.fd, &ev) != 0) {
         want = 0;
     }
     e->polled = want;
@@ -437,45 +353,12 @@ static void entry_abort(mxhr_entry *e, apr_status_t rv)
     e->s->aborted = 1;
 }
 
-/* Writes what the socket takes now. Direct: our buffer. Through the
- * filters: first what the core filter holds, then, once it is empty,
- * the queue. */
+/* Writes what the socket takes now. */
 static mxhr_end_reason entry_flush(mxhr_entry *e)
 {
-    conn_rec *c = e->c;
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = mxhr_io_flush(&e->io);
 
-    if (e->owned) {
-        if (e->out_len > e->out_off) {
-            struct iovec v;
-            apr_size_t sent;
-
-            v.iov_base = e->out + e->out_off;
-            v.iov_len = e->out_len - e->out_off;
-            rv = direct_send(e, &v, 1, &sent);
-            e->out_off += sent;
-            if (e->out_off == e->out_len) {
-                e->out_off = e->out_len = 0;
-            }
-        }
-    }
-    else {
-        if (c->data_in_output_filters) {
-            rv = core_kick(c);
-        }
-        if (rv == APR_SUCCESS && !c->aborted && !c->data_in_output_filters
-            && e->queued) {
-            e->handed = e->queued;
-            e->queued = 0;
-            /* The FLUSH gets TLS records out of mod_ssl's coalescing;
-             * the nonblock filter drops it before the core filter. */
-            APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_flush_create(
-                c->bucket_alloc));
-            rv = ap_pass_brigade(c->output_filters, e->q);
-            apr_brigade_cleanup(e->q);
-        }
-    }
-    if (rv != APR_SUCCESS || (c && c->aborted)) {
+    if (rv != APR_SUCCESS || (e->c && e->c->aborted)) {
         entry_abort(e, rv);
         return MXHR_END_CLIENT;
     }
@@ -483,97 +366,46 @@ static mxhr_end_reason entry_flush(mxhr_entry *e)
     return MXHR_END_NONE;
 }
 
-/* Keeps what the socket did not take; 0, or -1 without memory. */
-static int direct_keep(mxhr_entry *e, const char *data, apr_size_t len)
-{
-    if (e->out_off && e->out_len + len > e->out_size) {
-        memmove(e->out, e->out + e->out_off, e->out_len - e->out_off);
-        e->out_len -= e->out_off;
-        e->out_off = 0;
-    }
-    if (e->out_len + len > e->out_size) {
-        apr_size_t size = e->out_size ? e->out_size : 4096;
-        char *b;
-
-        while (size < e->out_len + len) {
-            size *= 2;
-        }
-        b = realloc(e->out, size);
-        if (!b) {
-            return -1;
-        }
-        e->out = b;
-        e->out_size = size;
-    }
-    memcpy(e->out + e->out_len, data, len);
-    e->out_len += len;
-    return 0;
-}
-
 mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
                                    int n)
 {
     mxhr_entry *e = s->engine;
-    apr_size_t pending = entry_pending(e), len = 0;
+    apr_size_t pending = mxhr_io_pending(&e->io), len = 0;
+    apr_status_t rv;
     int i;
 
-    for (i = 0; i < n; i++) {
-        len += iov[i].iov_len;
-    }
     if (s->aborted || (e->c && e->c->aborted)) {
         return MXHR_END_CLIENT;
     }
-    /* One part always goes when nothing waits, however large. */
-    if (pending > 0 && pending + len > e->limit) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(042)
-                     "[client %s] \"%s\": %" APR_SIZE_T_FMT " bytes not "
-                     "taken yet, %" APR_SIZE_T_FMT " more would exceed "
-                     "MxhrSendBuffer (%" APR_SIZE_T_FMT "): the client is "
-                     "not reading; dropping it", s->client, s->what,
-                     pending, len, e->limit);
-        entry_abort(e, APR_SUCCESS);
-        return MXHR_END_SLOW;
-    }
-    if (e->owned) {
-        apr_size_t sent = 0;
-
-        /* Nothing waits: straight from the callers' buffers, and only
-         * what the socket does not take is copied. */
-        if (pending == 0) {
-            apr_status_t rv = direct_send(e, iov, n, &sent);
-
-            if (rv != APR_SUCCESS) {
-                entry_abort(e, rv);
-                return MXHR_END_CLIENT;
-            }
-        }
-        for (i = 0; i < n; i++) {
-            apr_size_t l = iov[i].iov_len;
-
-            if (sent >= l) {
-                sent -= l;
-                continue;
-            }
-            if (direct_keep(e, (const char *)iov[i].iov_base + sent,
-                            l - sent) != 0) {
-                entry_abort(e, APR_ENOMEM);
-                return MXHR_END_ERROR;
-            }
-            sent = 0;
+    switch (mxhr_io_writev(&e->io, iov, n, &rv)) {
+    case MXHR_IO_OK:
+        if (e->c && e->c->aborted) {
+            entry_abort(e, APR_SUCCESS);
+            return MXHR_END_CLIENT;
         }
         /* The socket is full, or was already: wait until it is
          * writable (nothing to do in the usual case, all sent). */
         watch(e);
         return MXHR_END_NONE;
-    }
-    for (i = 0; i < n; i++) {
-        if (iov[i].iov_len) {
-            APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_heap_create(
-                iov[i].iov_base, iov[i].iov_len, NULL, e->c->bucket_alloc));
+    case MXHR_IO_FULL:
+        for (i = 0; i < n; i++) {
+            len += iov[i].iov_len;
         }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(042)
+                     "[client %s] \"%s\": %" APR_SIZE_T_FMT " bytes not "
+                     "taken yet, %" APR_SIZE_T_FMT " more would exceed "
+                     "MxhrSendBuffer (%" APR_SIZE_T_FMT "): the client is "
+                     "not reading; dropping it", s->client, s->what,
+                     pending, len, e->io.limit);
+        entry_abort(e, APR_SUCCESS);
+        return MXHR_END_SLOW;
+    case MXHR_IO_NOMEM:
+        entry_abort(e, rv);
+        return MXHR_END_ERROR;
+    default:
+        entry_abort(e, rv);
+        return MXHR_END_CLIENT;
     }
-    e->queued += len;
-    return entry_flush(e);
 }
 
 /* ---- Streams coming and going ---------------------------------------- */
@@ -917,31 +749,17 @@ static void entry_finish(mxhr_entry *e)
     if (e->polled) {
         struct epoll_event ev;
 
-        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->fd, &ev);
+        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->io.fd, &ev);
         e->polled = 0;
     }
     heap_remove(e);
     list_remove(e);
     index_remove(e);
     apr_atomic_dec32(&child_streams);
-    if (e->owned) {
-        char sink[512];
-        int i;
-
-        /* Unread input would make close() reset the connection, and the
-         * client might lose the end of the stream: read it away (a
-         * little: a client that keeps sending is cut anyway). */
-        for (i = 0; i < 8 && recv(e->fd, sink, sizeof(sink),
-                                  MSG_DONTWAIT) > 0; i++) {
-            /* discard */
-        }
-        if (!s->aborted) {
-            shutdown(e->fd, SHUT_WR);
-        }
-        close(e->fd);
+    if (e->io.owned) {
+        mxhr_io_close(&e->io, !s->aborted);
         mxhr_shared_release(&s->hold);
         mxhr_stream_drop_sub(s);
-        free(e->out);
         free(s);
         free(e);
         return;
@@ -981,8 +799,7 @@ static int entry_own(mxhr_entry *e)
     }
     o->engine = e;
     e->s = o;
-    e->fd = fd;
-    e->owned = 1;
+    mxhr_io_own(&e->io, fd);
     e->c = NULL;
     if (s->r) {
         /* The access log line is written now, with what was sent so
@@ -1001,7 +818,7 @@ static void entry_ended(mxhr_entry *e, apr_time_t now)
 {
     conn_rec *c = e->c;
 
-    if (!e->s->aborted && !(c && c->aborted) && entry_pending(e)) {
+    if (!e->s->aborted && !(c && c->aborted) && mxhr_io_pending(&e->io)) {
         e->state = E_CLOSING;
         e->want_in = 0;
         watch(e);
@@ -1042,11 +859,8 @@ static void entry_step(mxhr_entry *e, apr_time_t now)
 static void entry_readable(mxhr_entry *e, apr_uint32_t events)
 {
     if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        if (e->owned) {
-            char sink[512];
-            ssize_t n = recv(e->fd, sink, sizeof(sink), MSG_DONTWAIT);
-
-            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+        if (e->io.owned) {
+            if (mxhr_io_discard_input(&e->io) == APR_SUCCESS) {
                 /* Nothing reads it: a request behind the stream is
                  * answered by its closing (Connection: close). */
                 return;
@@ -1082,7 +896,7 @@ static void entry_writable(mxhr_entry *e)
         entry_finish(e);
         return;
     }
-    if (e->state == E_CLOSING && !entry_pending(e)) {
+    if (e->state == E_CLOSING && !mxhr_io_pending(&e->io)) {
         entry_finish(e);
     }
 }
@@ -1148,13 +962,12 @@ static void take_incoming(apr_time_t now)
                              MXHR_LOGNO(044) "[client %s] \"%s\": cannot "
                              "get the socket's descriptor; ending the "
                              "stream", e->s->client, e->s->what);
-                e->fd = -1;
                 entry_abort(e, APR_SUCCESS);
                 mxhr_stream_end(e->s, MXHR_END_ERROR);
                 entry_finish(e);
                 continue;
             }
-            e->fd = osd;
+            e->io.fd = osd;
         }
         e->want_in = 1;
         watch(e);
@@ -1781,11 +1594,10 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
     e->c = c;
     e->state = E_LIVE;
     e->due = wake;
-    e->limit = sc->send_buffer > 0 ? (apr_size_t)sc->send_buffer
-                                   : MXHR_DEFAULT_SEND_BUFFER;
+    mxhr_io_init(&e->io, c, sc->send_buffer > 0
+                            ? (apr_size_t)sc->send_buffer
+                            : MXHR_DEFAULT_SEND_BUFFER);
     e->keep_request = s->set.keep_request;
-    e->q = apr_brigade_create(c->pool, c->bucket_alloc);
-    ap_add_output_filter(MXHR_NONBLOCK_FILTER, NULL, NULL, c);
     s->engine = e;
     ap_set_module_config(c->conn_config, &mxhr_module, e);
     apr_atomic_inc32(&child_streams);
@@ -1804,7 +1616,5 @@ void mxhr_engine_register_hooks(apr_pool_t *p)
     ap_hook_resume_connection(mxhr_resume_connection, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_child_stopping(mxhr_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
-    nonblock_frec = ap_register_output_filter(MXHR_NONBLOCK_FILTER,
-                                              nonblock_filter, NULL,
-                                              AP_FTYPE_NETWORK - 1);
+    mxhr_io_register_hooks();
 }
