@@ -650,19 +650,29 @@ static void worker_starts_job(void)
     }
 }
 
-/* 1 when the worker w has returned from the process_socket() in which
- * it suspended the connection, so it will not touch its pool again. */
+/* Why a worker is done (see worker_done()). */
+#define WORKER_RUNS     0
+#define WORKER_IDLE     1       /* SERVER_READY or SERVER_DEAD */
+#define WORKER_NEXT_JOB 2       /* it started another job */
+
+/* Not WORKER_RUNS once the worker w has returned from the
+ * process_socket() in which it suspended the connection, so it will not
+ * touch its pool again; then says how that is known. */
 static int worker_done(const worker_ref *w)
 {
-    int done = 0;
+    int done = WORKER_RUNS;
 
     if (w->thread >= 0) {
         volatile worker_score *ws = slot_score(w->child, w->thread);
         unsigned char st = ws->status;
 
-        done = apr_atomic_read32(&thread_jobs[w->thread]) != w->jobs
-               || (w->status_busy
-                   && (st == SERVER_READY || st == SERVER_DEAD));
+        if (apr_atomic_read32(&thread_jobs[w->thread]) != w->jobs) {
+            done = WORKER_NEXT_JOB;
+        }
+        else if (w->status_busy
+                 && (st == SERVER_READY || st == SERVER_DEAD)) {
+            done = WORKER_IDLE;
+        }
     }
     /* What the worker wrote before is visible to what we do next. */
     atomic_thread_fence(memory_order_acquire);
@@ -720,15 +730,18 @@ static void conn_release(const mxhr_entry *e, apr_pool_t *p, server_rec *s)
 static void limbo_sweep(void)
 {
     limbo **lp = &engine.limbo, *l;
+    int why;
 
     while ((l = *lp) != NULL) {
-        if (worker_done(&l->worker)) {
+        if ((why = worker_done(&l->worker)) != WORKER_RUNS) {
             *lp = l->next;
             conn_pool_destroy(l->pool, ap_server_conf);
             free(l);
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
                          MXHR_LOGNO(049) "a connection's pool is freed: "
-                         "the worker that suspended it is done");
+                         "the worker that suspended it is done (%s)",
+                         why == WORKER_IDLE ? "idle or gone"
+                                            : "on its next job");
         }
         else {
             lp = &l->next;

@@ -20,7 +20,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use MxhrServer;
 
-plan tests => 11;
+plan tests => 15;
 
 my $lag_ms = 300;
 my $n = 8;
@@ -35,9 +35,15 @@ my $loc = <<'CONF';
 <Location /kept>
     SetHandler mxhr-stream
     MxhrBoundary b
-    MxhrInterval 50ms
+    MxhrInterval 100ms
     MxhrMaxSections 3
     MxhrKeepRequest On
+</Location>
+<Location /short>
+    SetHandler mxhr-stream
+    MxhrBoundary b
+    MxhrInterval 100ms
+    MxhrMaxSections 3
 </Location>
 CONF
 my $srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 25,
@@ -106,3 +112,42 @@ $log = $srv->error_log;
 unlike $log, qr/exit signal|AH00052/, 'no child died of a signal';
 unlike $log, qr/\[(?:\w+:)?(?:crit|emerg|alert)\]/, 'no crit, alert or emerg';
 ok !grep({ kill 0, $_ } @kids), 'the children exited with the server';
+
+# Two workers for 20 taken-over streams, each lingering 200 ms (the
+# engine takes each stream, and keeps its pool, while its worker
+# lingers): a worker's next
+# connection waits for it, so the engine mostly learns that a worker is
+# done because it started its next job (the create_connection and
+# resume_connection hooks count them), not by its scoreboard status,
+# which is SERVER_READY only between two jobs (a few microseconds
+# here; the engine looks every 5 ms).
+$ENV{MXHR_TEST_WORKER_LAG_MS} = 200;
+$srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 2,
+                                                       factor => 40)
+                                 . $loc);
+delete $ENV{MXHR_TEST_WORKER_LAG_MS};
+$r = $srv->open_streams('/short', 20);
+$r->pump(30, sub { !grep { !$_->{eof} } $_[0]->conns });
+is scalar(grep { ($_->{status} // 0) == 200 && $_->{closed} } $r->conns),
+   20, '20 streams on two lingering workers';
+$r->close_all;
+my %why;
+$t0 = time;
+while (time - $t0 < 10) {
+    $log = $srv->error_log;
+    $kept = () = $log =~ /MXHR048:/g;
+    %why = ();
+    $why{$1}++ while $log =~ /MXHR049: .*\((.*?)\)$/mg;
+    last if ($why{'idle or gone'} // 0) + ($why{'on its next job'} // 0) == $kept;
+    sleep 0.1;
+}
+is(($why{'idle or gone'} // 0) + ($why{'on its next job'} // 0), $kept,
+   "each of the $kept pools kept was freed ("
+   . join(', ', map { "$_: $why{$_}" } sort keys %why) . ')');
+cmp_ok $why{'on its next job'} // 0, '>', 0,
+       'workers were seen done by their next job';
+@kids = $srv->children;
+$srv->stop;
+$log = $srv->error_log;
+unlike $log, qr/MXHR046|exit signal|AH00052|\[(?:\w+:)?(?:crit|emerg|alert)\]/,
+       'no pool freed too soon, no crash';
