@@ -1550,6 +1550,19 @@ static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
         return;
     }
     ap_set_module_config(c->conn_config, &mxhr_module, NULL);
+    if (c->cs->state != CONN_STATE_SUSPENDED) {
+        /* The MPM did not suspend the connection but closes it itself
+         * (event.c's process_lingering_close() runs these hooks too,
+         * e.g. when c->aborted was set after the handler): it stays
+         * the MPM's, and its pool's cleanups end the stream. */
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, MXHR_LOGNO(033)
+                      "the connection was not suspended (state %d); "
+                      "the stream ends with it", (int)c->cs->state);
+        e->s->engine = NULL;
+        apr_atomic_dec32(&child_streams);
+        free(e);
+        return;
+    }
     note_worker(c, &e->worker);
     e->handed_at = apr_time_now();
     e->retain_ok = apr_allocator_owner_get(apr_pool_allocator_get(c->pool))
