@@ -510,8 +510,9 @@ static void index_remove(mxhr_entry *e)
  * The engine may free a suspended connection's pool (c->pool, event.c's
  * "ptrans") only once the worker thread that suspended it has stopped
  * touching it. What that worker does after our suspend_connection hook
- * (httpd 2.4.x server/mpm/event/event.c, the same in the installed
- * 2.4.71's mod_mpm_event.so):
+ * (httpd's 2.4.x branch, server/mpm/event/event.c; the installed
+ * 2.4.71's mod_mpm_event.so, disassembled, makes the same stores in the
+ * same order):
  *   process_socket(), CONN_STATE_SUSPENDED:
  *       apr_atomic_inc32(&suspended_count); notify_suspend(cs); return;
  *   notify_suspend(): ap_run_suspend_connection(c, r);  (our hook, and
@@ -529,7 +530,8 @@ static void index_remove(mxhr_entry *e)
  *
  * Two facts make it impossible:
  *
- * 1. The worker is provably done (worker_done()) once, after the hook:
+ * 1. The worker is provably done (worker_done()) once, after the hook,
+ *    either
  *    - its scoreboard status reads SERVER_READY or SERVER_DEAD. In the
  *      event MPM only the worker itself writes SERVER_READY to its slot
  *      (worker_thread(), after process_socket() has returned), and
@@ -543,8 +545,9 @@ static void index_remove(mxhr_entry *e)
  *      on that thread runs the create_connection hooks (a new
  *      connection) or the resume_connection hooks (any other), where we
  *      count jobs per thread slot (thread_jobs). Our suspend hook runs
- *      last (APR_HOOK_REALLY_LAST), so no job can start on that thread
- *      between the hook and the end of process_socket().
+ *      last (APR_HOOK_REALLY_LAST): between it and the end of
+ *      process_socket() that thread runs no hook of anyone's (but one
+ *      also asking to run last), so it counts no job there.
  *    Both writes come after cs->suspended = 1 in program order and after
  *    an atomic read-modify-write (a full barrier) by that thread; the
  *    engine reads them, then fences (acquire) before freeing.
@@ -552,8 +555,8 @@ static void index_remove(mxhr_entry *e)
  *    for it: it waits for worker_done() up to SETTLE (usually a matter
  *    of microseconds), then takes the stream all the same, and ends its
  *    connection, if it must before the worker is done, without freeing
- *    memory (conn_release()). Event.c gives every ptrans an allocator of its
- *    own (listener_thread(): apr_allocator_create(), then
+ *    memory (conn_release()). event.c gives every ptrans an allocator
+ *    of its own (listener_thread(): apr_allocator_create(), then
  *    apr_allocator_owner_set(allocator, ptrans)), and c->pool is ptrans
  *    (core_create_conn()). With that allocator's max_free set to 0
  *    ("unlimited": it never gives a block back to the system),
@@ -563,7 +566,9 @@ static void index_remove(mxhr_entry *e)
  *    more: a late cs->suspended = 1 lands in memory nobody uses. The
  *    pool itself is destroyed later, once worker_done() (limbo_sweep()).
  *    If the allocator is not the pool's own (not so in 2.4.x), the
- *    engine does not take the stream until worker_done().
+ *    engine does not take the stream until worker_done(); if the
+ *    worker's slot cannot be found (not so either), its pool stays
+ *    allocated until the child exits rather than be freed too soon.
  * Whatever the scheduler does, no write of the worker's reaches freed
  * memory. (With the test knob MXHR_TEST_WORKER_LAG_MS a worker lingers
  * in the hook on purpose: t/event/80_takeover_race.pl.)
