@@ -837,11 +837,13 @@ static void entry_ended(mxhr_entry *e, apr_time_t now)
     conn_rec *c = e->c;
 
     if (!e->s->aborted && !(c && c->aborted) && mxhr_io_pending(&e->io)) {
+        apr_time_t grace = apr_atomic_read32(&engine.stopping)
+                           ? CLOSE_GRACE_STOPPING : CLOSE_GRACE;
+
         e->state = E_CLOSING;
         e->want_in = 0;
         watch(e);
-        if (heap_put(e, now + (apr_atomic_read32(&engine.stopping) ? CLOSE_GRACE_STOPPING
-                                               : CLOSE_GRACE)) == 0) {
+        if (heap_put(e, now + grace) == 0) {
             return;
         }
     }

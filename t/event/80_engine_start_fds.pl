@@ -14,7 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use MxhrServer;
 
-my $prlimit = (grep { -x } map { "$_/prlimit" } qw(/usr/bin /bin /usr/sbin))[0];
+my ($prlimit) = grep { -x } map { "$_/prlimit" } qw(/usr/bin /bin /usr/sbin);
 plan skip_all => 'needs prlimit (util-linux)' unless $prlimit;
 plan tests => 5;
 

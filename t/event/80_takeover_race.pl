@@ -53,8 +53,11 @@ delete $ENV{MXHR_TEST_WORKER_LAG_MS};
 
 # Taken over: each stream goes on well past its worker's lag.
 my $r = $srv->open_streams('/s', $n);
-$r->pump(20, sub { !grep { @{ $_->{parts} } < 6 && !$_->{eof} } $_[0]->conns });
-is scalar(grep { ($_->{status} // 0) == 200 && @{ $_->{parts} } >= 6 } $r->conns),
+$r->pump(20, sub {
+    !grep { @{ $_->{parts} } < 6 && !$_->{eof} } $_[0]->conns
+});
+is scalar(grep { ($_->{status} // 0) == 200 && @{ $_->{parts} } >= 6 }
+           $r->conns),
    $n, "$n taken-over streams go on after their workers' ${lag_ms} ms lag";
 
 # Kept on their connection: all three sections and the closing
@@ -138,7 +141,8 @@ while (time - $t0 < 10) {
     $kept = () = $log =~ /MXHR048:/g;
     %why = ();
     $why{$1}++ while $log =~ /MXHR049: .*\((.*?)\)$/mg;
-    last if ($why{'idle or gone'} // 0) + ($why{'on its next job'} // 0) == $kept;
+    last if ($why{'idle or gone'} // 0) + ($why{'on its next job'} // 0)
+            == $kept;
     sleep 0.1;
 }
 is(($why{'idle or gone'} // 0) + ($why{'on its next job'} // 0), $kept,
