@@ -10,7 +10,8 @@
  *    request and connection are finished and freed, and the engine
  *    writes the socket itself; TLS streams (and MxhrKeepRequest ones)
  *    keep their connection and are written through its filters;
- *  - writes never block: what the client has not taken yet waits in a
+ *  - writes never block (mxhr_engine_io.c: this file schedules, that
+ *    one writes): what the client has not taken yet waits in a
  *    per-stream buffer (and, through the filters, in the core output
  *    filter), bounded by MxhrSendBuffer; a stream over it is dropped as
  *    a slow client;
@@ -32,13 +33,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "apr_portable.h"
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
 
@@ -47,15 +49,18 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
+#include "scoreboard.h"
 
 #include "mxhr_channel.h"
 #include "mxhr_drive.h"
 #include "mxhr_engine.h"
+#include "mxhr_engine_io.h"
 #include "mxhr_store.h"
 #include "mxhr_shared.h"
 
@@ -63,18 +68,15 @@ APLOG_USE_MODULE(mxhr);
 
 extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
-#define MXHR_NONBLOCK_FILTER "MXHR_NONBLOCK"
-
 /* The longest the engine sleeps without looking at the MPM's state. */
 #define ENGINE_IDLE apr_time_from_msec(250)
 /* How long an ended stream may take to drain what it still has queued
  * (its closing delimiter) before it is cut; shorter when stopping. */
 #define CLOSE_GRACE apr_time_from_sec(1)
 #define CLOSE_GRACE_STOPPING apr_time_from_msec(100)
-/* The worker that suspended a connection still writes to it just after
- * the suspend_connection hook (event.c: notify_suspend() clears c->sbh,
- * then marks the connection suspended): the engine takes a stream only
- * once c->sbh is NULL and this long has passed since the hook. */
+/* How soon the engine looks again at a stream handed over whose worker
+ * has not finished the suspend_connection hooks yet (see "The takeover"
+ * below). Not a safety margin: nothing relies on it being long. */
 #define SETTLE apr_time_from_msec(5)
 /* Sections due close together share one wake-up of the engine: it
  * sleeps until the earliest is this late (at most a tenth of that
@@ -87,6 +89,14 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
 /* Results per poll; more events wait for the next poll. */
 #define POLL_BATCH 1024
 
+/* The worker thread that suspended a connection, as the hook saw it
+ * (see worker_done()). */
+typedef struct {
+    int child, thread;          /* its scoreboard slot; thread -1: unknown */
+    apr_uint32_t jobs;          /* thread_jobs[thread] then */
+    int status_busy;            /* its scoreboard status was busy then */
+} worker_ref;
+
 typedef enum {
     E_LIVE,             /* sections due by the heap */
     E_CLOSING           /* ended; draining its last bytes */
@@ -95,25 +105,17 @@ typedef enum {
 typedef struct mxhr_entry mxhr_entry;
 struct mxhr_entry {
     mxhr_stream *s;
-    conn_rec *c;
+    conn_rec *c;                /* NULL once the socket is ours */
     entry_state state;
-    int fd;                     /* the client's socket */
-    int owned;                  /* fd is ours: no conn_rec, no filters */
+    mxhr_io io;                 /* the way to the client */
     apr_uint32_t polled;        /* epoll events registered, 0: none */
     int want_in;                /* watch for the client's EOF */
     apr_size_t hidx;            /* 1-based place in the heap, 0: none */
     apr_time_t due;
-    /* Owned: what the client has not taken waits in out (malloc'd
-     * only when needed). */
-    char *out;
-    apr_size_t out_off, out_len, out_size;
-    /* TLS or other connection filters: through the filters. */
-    apr_bucket_brigade *q;      /* waits until the filters are empty */
-    apr_size_t queued;          /* bytes in q */
-    apr_size_t handed;          /* last batch given to the filters */
-    apr_size_t limit;           /* MxhrSendBuffer */
     int keep_request;           /* MxhrKeepRequest */
+    worker_ref worker;          /* the worker that suspended it */
     apr_time_t handed_at;       /* when the suspend hook ran */
+    int retain_ok;              /* its pool owns its own allocator */
     mxhr_entry *prev, *next;    /* the incoming list, then all streams */
     /* A subscription: its place in each channel's list of this child's
      * streams, so that a publish looks at those streams only. */
@@ -163,9 +165,16 @@ typedef struct {
     apr_thread_t *watcher;      /* waits for publishes in any child */
     volatile apr_uint32_t chan_dirty;   /* a channel changed */
     volatile apr_uint32_t state;    /* 0 none, 1 running, 2 failed */
-    volatile int stop;          /* the child is exiting */
-    volatile int stopping;      /* child_stopping: end the streams */
-    volatile int drained;       /* stopping, and no stream left */
+    /* Flags between the engine's threads and the child's (the hook
+     * child_stopping, the pool cleanup): set and read with apr_atomic_*
+     * (sequentially consistent in APR's builtin atomics), so that a
+     * loop sees another thread's write at its next turn, not a value
+     * the compiler kept in a register. They hand over no data: what
+     * must be ordered is ordered by the eventfd wake-up (a system call)
+     * and by apr_thread_join(). */
+    volatile apr_uint32_t stop;     /* the child is exiting */
+    volatile apr_uint32_t stopping; /* child_stopping: end the streams */
+    volatile apr_uint32_t drained;  /* stopping, and no stream left */
     /* Streams of this child per channel bucket, written by the engine,
      * read by the watcher: a publish to a channel nobody here takes
      * does not wake the engine. */
@@ -178,15 +187,27 @@ typedef struct {
     mxhr_entry **due_subs;      /* this wake's streams to pump */
     apr_size_t due_n, due_size;
     mxhr_entry *all;
+    struct limbo *limbo;        /* pools cleared, to destroy later */
     mxhr_entry **heap;
     apr_size_t heap_n, heap_size;
 } mxhr_engine;
 
 static mxhr_engine engine;
-static ap_filter_rec_t *nonblock_frec;
 static volatile apr_uint32_t child_streams;  /* adopted, this child */
 static double worker_factor = 2.0;           /* AsyncRequestWorkerFactor */
 static volatile apr_uint32_t cap_warned;
+
+/* Test only (t/event/80_takeover_race.pl): with MXHR_TEST_WORKER_LAG_MS
+ * set in httpd's environment, the worker that suspends a stream clears
+ * c->sbh in the suspend_connection hook, as event.c's notify_suspend()
+ * does after the hooks, and then lingers that long before it returns:
+ * the engine sees what it would see of a worker preempted between
+ * notify_suspend()'s two writes (c->sbh = NULL, then cs->suspended = 1
+ * into the connection's pool). Meanwhile the connection's pool is listed
+ * in lagging[], and destroying a listed pool is logged as an error. */
+#define LAG_SLOTS 64
+static apr_interval_time_t worker_lag;
+static volatile void *lagging[LAG_SLOTS];
 
 /* ---- The timer heap (engine thread only) ---------------------------- */
 
@@ -286,79 +307,7 @@ static int heap_put(mxhr_entry *e, apr_time_t due)
 
 int mxhr_engine_plain(conn_rec *c)
 {
-    ap_filter_t *f = c->output_filters;
-
-    if (f && f->frec == nonblock_frec) {
-        f = f->next;
-    }
-    return f && !f->next;
-}
-
-/* Asks the core output filter to write what it has set aside, without
- * blocking, as the event MPM does for connections in write completion.
- * It leaves c->data_in_output_filters set while anything remains. */
-static apr_status_t core_kick(conn_rec *c)
-{
-    ap_filter_t *f = c->output_filters;
-
-    while (f->next) {
-        f = f->next;
-    }
-    return f->frec->filter_func.out_func(f, NULL);
-}
-
-/* Sits just above the core output filter of a connection the engine
- * owns. A FLUSH would make the core filter wait for the client (with
- * the socket's timeout): drop it, and have the core filter write what
- * it can now instead. mod_ssl's filters above still see the FLUSH, so
- * TLS records are not held back. */
-static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    apr_bucket *b, *next;
-    apr_status_t rv;
-
-    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
-        next = APR_BUCKET_NEXT(b);
-        if (APR_BUCKET_IS_FLUSH(b)) {
-            apr_bucket_delete(b);
-        }
-    }
-    rv = ap_pass_brigade(f->next, bb);
-    if (rv == APR_SUCCESS && f->c->data_in_output_filters) {
-        rv = core_kick(f->c);
-    }
-    return rv;
-}
-
-/* Bytes the client has not taken yet: in our buffer, or what the
- * filters hold (at most the last batch given to them) and our queue. */
-static apr_size_t entry_pending(const mxhr_entry *e)
-{
-    if (e->owned) {
-        return e->out_len - e->out_off;
-    }
-    return e->queued + (e->c->data_in_output_filters ? e->handed : 0);
-}
-
-/* Writes the buffers to our socket without blocking; *sent says how
- * much went (less than all of it: the socket is full for now). */
-static apr_status_t direct_send(mxhr_entry *e, const struct iovec *iov,
-                                int n, apr_size_t *sent)
-{
-    struct msghdr mh;
-    ssize_t got;
-
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = (struct iovec *)iov;
-    mh.msg_iovlen = n;
-    do {
-        got = sendmsg(e->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (got < 0 && errno == EINTR);
-    *sent = got > 0 ? (apr_size_t)got : 0;
-    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        return errno;
-    }
-    return APR_SUCCESS;
+    return mxhr_io_plain(c);
 }
 
 /* Registers the events e needs now: the client's hang-up (and input)
@@ -371,7 +320,7 @@ static void watch(mxhr_entry *e)
     if (e->want_in) {
         want |= EPOLLIN | EPOLLRDHUP;
     }
-    if (entry_pending(e)) {
+    if (mxhr_io_pending(&e->io)) {
         want |= EPOLLOUT;
     }
     if (want == e->polled) {
@@ -380,11 +329,11 @@ static void watch(mxhr_entry *e)
     ev.events = want;
     ev.data.ptr = e;
     if (!want) {
-        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->fd, &ev);
+        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->io.fd, &ev);
     }
     else if (epoll_ctl(engine.epfd, e->polled ? EPOLL_CTL_MOD
                                               : EPOLL_CTL_ADD,
-                       e->fd, &ev) != 0) {
+                       e->io.fd, &ev) != 0) {
         want = 0;
     }
     e->polled = want;
@@ -405,45 +354,12 @@ static void entry_abort(mxhr_entry *e, apr_status_t rv)
     e->s->aborted = 1;
 }
 
-/* Writes what the socket takes now. Direct: our buffer. Through the
- * filters: first what the core filter holds, then, once it is empty,
- * the queue. */
+/* Writes what the socket takes now. */
 static mxhr_end_reason entry_flush(mxhr_entry *e)
 {
-    conn_rec *c = e->c;
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = mxhr_io_flush(&e->io);
 
-    if (e->owned) {
-        if (e->out_len > e->out_off) {
-            struct iovec v;
-            apr_size_t sent;
-
-            v.iov_base = e->out + e->out_off;
-            v.iov_len = e->out_len - e->out_off;
-            rv = direct_send(e, &v, 1, &sent);
-            e->out_off += sent;
-            if (e->out_off == e->out_len) {
-                e->out_off = e->out_len = 0;
-            }
-        }
-    }
-    else {
-        if (c->data_in_output_filters) {
-            rv = core_kick(c);
-        }
-        if (rv == APR_SUCCESS && !c->aborted && !c->data_in_output_filters
-            && e->queued) {
-            e->handed = e->queued;
-            e->queued = 0;
-            /* The FLUSH gets TLS records out of mod_ssl's coalescing;
-             * the nonblock filter drops it before the core filter. */
-            APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_flush_create(
-                c->bucket_alloc));
-            rv = ap_pass_brigade(c->output_filters, e->q);
-            apr_brigade_cleanup(e->q);
-        }
-    }
-    if (rv != APR_SUCCESS || (c && c->aborted)) {
+    if (rv != APR_SUCCESS || (e->c && e->c->aborted)) {
         entry_abort(e, rv);
         return MXHR_END_CLIENT;
     }
@@ -451,97 +367,46 @@ static mxhr_end_reason entry_flush(mxhr_entry *e)
     return MXHR_END_NONE;
 }
 
-/* Keeps what the socket did not take; 0, or -1 without memory. */
-static int direct_keep(mxhr_entry *e, const char *data, apr_size_t len)
-{
-    if (e->out_off && e->out_len + len > e->out_size) {
-        memmove(e->out, e->out + e->out_off, e->out_len - e->out_off);
-        e->out_len -= e->out_off;
-        e->out_off = 0;
-    }
-    if (e->out_len + len > e->out_size) {
-        apr_size_t size = e->out_size ? e->out_size : 4096;
-        char *b;
-
-        while (size < e->out_len + len) {
-            size *= 2;
-        }
-        b = realloc(e->out, size);
-        if (!b) {
-            return -1;
-        }
-        e->out = b;
-        e->out_size = size;
-    }
-    memcpy(e->out + e->out_len, data, len);
-    e->out_len += len;
-    return 0;
-}
-
 mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
                                    int n)
 {
     mxhr_entry *e = s->sink_ctx;
-    apr_size_t pending = entry_pending(e), len = 0;
+    apr_size_t pending = mxhr_io_pending(&e->io), len = 0;
+    apr_status_t rv;
     int i;
 
-    for (i = 0; i < n; i++) {
-        len += iov[i].iov_len;
-    }
     if (s->aborted || (e->c && e->c->aborted)) {
         return MXHR_END_CLIENT;
     }
-    /* One part always goes when nothing waits, however large. */
-    if (pending > 0 && pending + len > e->limit) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(042)
-                     "[client %s] \"%s\": %" APR_SIZE_T_FMT " bytes not "
-                     "taken yet, %" APR_SIZE_T_FMT " more would exceed "
-                     "MxhrSendBuffer (%" APR_SIZE_T_FMT "): the client is "
-                     "not reading; dropping it", s->client, s->what,
-                     pending, len, e->limit);
-        entry_abort(e, APR_SUCCESS);
-        return MXHR_END_SLOW;
-    }
-    if (e->owned) {
-        apr_size_t sent = 0;
-
-        /* Nothing waits: straight from the callers' buffers, and only
-         * what the socket does not take is copied. */
-        if (pending == 0) {
-            apr_status_t rv = direct_send(e, iov, n, &sent);
-
-            if (rv != APR_SUCCESS) {
-                entry_abort(e, rv);
-                return MXHR_END_CLIENT;
-            }
-        }
-        for (i = 0; i < n; i++) {
-            apr_size_t l = iov[i].iov_len;
-
-            if (sent >= l) {
-                sent -= l;
-                continue;
-            }
-            if (direct_keep(e, (const char *)iov[i].iov_base + sent,
-                            l - sent) != 0) {
-                entry_abort(e, APR_ENOMEM);
-                return MXHR_END_ERROR;
-            }
-            sent = 0;
+    switch (mxhr_io_writev(&e->io, iov, n, &rv)) {
+    case MXHR_IO_OK:
+        if (e->c && e->c->aborted) {
+            entry_abort(e, APR_SUCCESS);
+            return MXHR_END_CLIENT;
         }
         /* The socket is full, or was already: wait until it is
          * writable (nothing to do in the usual case, all sent). */
         watch(e);
         return MXHR_END_NONE;
-    }
-    for (i = 0; i < n; i++) {
-        if (iov[i].iov_len) {
-            APR_BRIGADE_INSERT_TAIL(e->q, apr_bucket_heap_create(
-                iov[i].iov_base, iov[i].iov_len, NULL, e->c->bucket_alloc));
+    case MXHR_IO_FULL:
+        for (i = 0; i < n; i++) {
+            len += iov[i].iov_len;
         }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s->server, MXHR_LOGNO(042)
+                     "[client %s] \"%s\": %" APR_SIZE_T_FMT " bytes not "
+                     "taken yet, %" APR_SIZE_T_FMT " more would exceed "
+                     "MxhrSendBuffer (%" APR_SIZE_T_FMT "): the client is "
+                     "not reading; dropping it", s->client, s->what,
+                     pending, len, e->io.limit);
+        entry_abort(e, APR_SUCCESS);
+        return MXHR_END_SLOW;
+    case MXHR_IO_NOMEM:
+        entry_abort(e, rv);
+        return MXHR_END_ERROR;
+    default:
+        entry_abort(e, rv);
+        return MXHR_END_CLIENT;
     }
-    e->queued += len;
-    return entry_flush(e);
 }
 
 /* ---- Streams coming and going ---------------------------------------- */
@@ -641,6 +506,255 @@ static void index_remove(mxhr_entry *e)
     e->nlinks = 0;
 }
 
+/* ---- The takeover ------------------------------------------------------
+ *
+ * The engine may free a suspended connection's pool (c->pool, event.c's
+ * "ptrans") only once the worker thread that suspended it has stopped
+ * touching it. What that worker does after our suspend_connection hook
+ * (httpd's 2.4.x branch, server/mpm/event/event.c; the installed
+ * 2.4.71's mod_mpm_event.so, disassembled, makes the same stores in the
+ * same order):
+ *   process_socket(), CONN_STATE_SUSPENDED:
+ *       apr_atomic_inc32(&suspended_count); notify_suspend(cs); return;
+ *   notify_suspend(): ap_run_suspend_connection(c, r);  (our hook, and
+ *       any hook after it)  cs->c->sbh = NULL;  cs->suspended = 1;
+ *   worker_thread(), once process_socket() has returned: the deferred
+ *       lingering closes of other connections (each through
+ *       process_socket() -> notify_resume() -> the resume_connection
+ *       hooks), then ap_queue_info_set_idle() (an atomic increment),
+ *       then ap_update_child_status_from_indexes(its slot, dying ?
+ *       SERVER_GRACEFUL : SERVER_READY), then it waits for its next job.
+ * cs, which cs->suspended = 1 writes into, is allocated from c->pool.
+ * Seeing c->sbh == NULL says the hooks are over, not that this last
+ * write is done: a worker preempted between the two writes would write
+ * into freed memory (the old 5 ms wait made that unlikely only).
+ *
+ * Two facts make it impossible:
+ *
+ * 1. The worker is provably done (worker_done()) once, after the hook,
+ *    either
+ *    - its scoreboard status reads SERVER_READY or SERVER_DEAD. In the
+ *      event MPM only the worker itself writes SERVER_READY to its slot
+ *      (worker_thread(), after process_socket() has returned), and
+ *      SERVER_DEAD when it exits (others write SERVER_DEAD only for a
+ *      dead child, SERVER_GRACEFUL to all slots while dying: so
+ *      SERVER_GRACEFUL proves nothing and is not used). At the hook the
+ *      status is busy (core_create_conn() and the HTTP/1 connection
+ *      handler set SERVER_BUSY_READ/WRITE before any handler runs); we
+ *      check it, and use the status only when it was. Or
+ *    - the worker has started another job: every later process_socket()
+ *      on that thread runs the create_connection hooks (a new
+ *      connection) or the resume_connection hooks (any other), where we
+ *      count jobs per thread slot (thread_jobs). Our suspend hook runs
+ *      last (APR_HOOK_REALLY_LAST): between it and the end of
+ *      process_socket() that thread runs no hook of anyone's (but one
+ *      also asking to run last), so it counts no job there.
+ *    Both writes come after cs->suspended = 1 in program order and after
+ *    an atomic read-modify-write (a full barrier) by that thread; the
+ *    engine reads them, then fences (acquire) before freeing.
+ * 2. Until then the engine never frees the memory, yet need not wait
+ *    for it: it waits for worker_done() up to SETTLE (usually a matter
+ *    of microseconds), then takes the stream all the same, and ends its
+ *    connection, if it must before the worker is done, without freeing
+ *    memory (conn_release()). event.c gives every ptrans an allocator
+ *    of its own (listener_thread(): apr_allocator_create(), then
+ *    apr_allocator_owner_set(allocator, ptrans)), and c->pool is ptrans
+ *    (core_create_conn()). With that allocator's max_free set to 0
+ *    ("unlimited": it never gives a block back to the system),
+ *    apr_pool_clear(c->pool) runs every cleanup (the socket is closed,
+ *    the MPM's accounting done, subpools destroyed) while every block
+ *    stays mapped, owned by an allocator nothing allocates from any
+ *    more: a late cs->suspended = 1 lands in memory nobody uses. The
+ *    pool itself is destroyed later, once worker_done() (limbo_sweep()).
+ *    If the allocator is not the pool's own (not so in 2.4.x), the
+ *    engine does not take the stream until worker_done(); if the
+ *    worker's slot cannot be found (not so either), its pool stays
+ *    allocated until the child exits rather than be freed too soon.
+ * Whatever the scheduler does, no write of the worker's reaches freed
+ * memory. (With the test knob MXHR_TEST_WORKER_LAG_MS a worker lingers
+ * in the hook on purpose: t/event/80_takeover_race.pl.)
+ */
+
+/* Jobs started per worker thread slot of this child (see above). */
+static volatile apr_uint32_t *thread_jobs;
+static int server_limit, thread_limit;
+/* This thread's scoreboard slot, once our suspend hook has looked. */
+static __thread int my_child = -1, my_thread = -1;
+
+/* A pool cleared, to destroy once its worker is done. */
+typedef struct limbo limbo;
+struct limbo {
+    limbo *next;
+    apr_pool_t *pool;
+    worker_ref worker;
+};
+
+static worker_score *slot_score(int child, int thread)
+{
+    return ap_get_scoreboard_worker_from_indexes(child, thread);
+}
+
+/* Finds the calling worker's scoreboard slot (its tid is there). */
+static void find_my_slot(conn_rec *c)
+{
+    apr_os_thread_t self = apr_os_thread_current();
+    pid_t pid = getpid();
+    int i, t;
+
+    if (!thread_jobs || !ap_scoreboard_image) {
+        return;
+    }
+    /* process_socket() names a connection after its worker's slot:
+     * c->id = child * ThreadLimit + thread. Checked, not trusted. */
+    if (c->id >= 0) {
+        i = (int)(c->id / thread_limit);
+        t = (int)(c->id % thread_limit);
+        if (i < server_limit && ap_scoreboard_image->parent[i].pid == pid
+            && apr_os_thread_equal(slot_score(i, t)->tid, self)) {
+            my_child = i;
+            my_thread = t;
+            return;
+        }
+    }
+    for (i = 0; i < server_limit; i++) {
+        if (ap_scoreboard_image->parent[i].pid != pid) {
+            continue;
+        }
+        for (t = 0; t < thread_limit; t++) {
+            if (apr_os_thread_equal(slot_score(i, t)->tid, self)) {
+                my_child = i;
+                my_thread = t;
+                return;
+            }
+        }
+    }
+}
+
+/* In the suspend hook, on the worker: which worker, and how far. */
+static void note_worker(conn_rec *c, worker_ref *w)
+{
+    w->child = w->thread = -1;
+    if (my_thread < 0) {
+        find_my_slot(c);
+    }
+    if (my_thread >= 0) {
+        unsigned char st = slot_score(my_child, my_thread)->status;
+
+        w->child = my_child;
+        w->thread = my_thread;
+        w->jobs = apr_atomic_read32(&thread_jobs[my_thread]);
+        w->status_busy = st != SERVER_READY && st != SERVER_DEAD;
+    }
+}
+
+/* On a worker: it starts a job (create_connection, resume_connection).
+ * Only threads that suspended a stream of ours know their slot. */
+static void worker_starts_job(void)
+{
+    if (my_thread >= 0) {
+        apr_atomic_inc32(&thread_jobs[my_thread]);
+    }
+}
+
+/* Why a worker is done (see worker_done()). */
+#define WORKER_RUNS     0
+#define WORKER_IDLE     1       /* SERVER_READY or SERVER_DEAD */
+#define WORKER_NEXT_JOB 2       /* it started another job */
+
+/* Not WORKER_RUNS once the worker w has returned from the
+ * process_socket() in which it suspended the connection, so it will not
+ * touch its pool again; then says how that is known. */
+static int worker_done(const worker_ref *w)
+{
+    int done = WORKER_RUNS;
+
+    if (w->thread >= 0) {
+        volatile worker_score *ws = slot_score(w->child, w->thread);
+        unsigned char st = ws->status;
+
+        if (apr_atomic_read32(&thread_jobs[w->thread]) != w->jobs) {
+            done = WORKER_NEXT_JOB;
+        }
+        else if (w->status_busy
+                 && (st == SERVER_READY || st == SERVER_DEAD)) {
+            done = WORKER_IDLE;
+        }
+    }
+    /* What the worker wrote before is visible to what we do next. */
+    atomic_thread_fence(memory_order_acquire);
+    return done;
+}
+
+/* Frees a connection's pool (test knob: says so when its worker has
+ * not let go yet). */
+static void conn_pool_destroy(apr_pool_t *p, server_rec *s)
+{
+    int i;
+
+    for (i = 0; worker_lag && i < LAG_SLOTS; i++) {
+        if (apr_atomic_casptr(&lagging[i], p, p) == p) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, MXHR_LOGNO(046)
+                         "test: the pool of a connection is freed while "
+                         "the worker that suspended it still runs");
+        }
+    }
+    apr_pool_destroy(p);
+}
+
+/* Ends a connection's pool: its cleanups run now (the socket closes,
+ * the MPM does its accounting); its memory is freed now when its worker
+ * is done, else once it is (see "The takeover"). */
+static void conn_release(const mxhr_entry *e, apr_pool_t *p, server_rec *s)
+{
+    limbo *l;
+
+    if (!e->retain_ok || worker_done(&e->worker)) {
+        /* (take_incoming() took it only if one of them holds) */
+        conn_pool_destroy(p, s);
+        return;
+    }
+    apr_allocator_max_free_set(apr_pool_allocator_get(p), 0);
+    l = malloc(sizeof(*l));
+    apr_pool_clear(p);
+    if (!l) {
+        /* Never freed rather than freed too soon. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, s, MXHR_LOGNO(047)
+                     "cannot remember a connection's pool to free later; "
+                     "it stays allocated until the child exits");
+        return;
+    }
+    l->pool = p;
+    l->worker = e->worker;
+    l->next = engine.limbo;
+    engine.limbo = l;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MXHR_LOGNO(048)
+                 "the worker that suspended a connection still runs: its "
+                 "pool is cleared, and freed once the worker is done");
+}
+
+/* Destroys the pools in limbo whose workers are done now. */
+static void limbo_sweep(void)
+{
+    limbo **lp = &engine.limbo, *l;
+    int why;
+
+    while ((l = *lp) != NULL) {
+        if ((why = worker_done(&l->worker)) != WORKER_RUNS) {
+            *lp = l->next;
+            conn_pool_destroy(l->pool, ap_server_conf);
+            free(l);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                         MXHR_LOGNO(049) "a connection's pool is freed: "
+                         "the worker that suspended it is done (%s)",
+                         why == WORKER_IDLE ? "idle or gone"
+                                            : "on its next job");
+        }
+        else {
+            lp = &l->next;
+        }
+    }
+}
+
 /* The end of a stream's connection: 2.4 cannot give a suspended
  * connection back to the MPM, so the request is finished as any other
  * (EOS, then EOR, which logs it and frees r->pool), our side closed, and
@@ -654,31 +768,17 @@ static void entry_finish(mxhr_entry *e)
     if (e->polled) {
         struct epoll_event ev;
 
-        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->fd, &ev);
+        epoll_ctl(engine.epfd, EPOLL_CTL_DEL, e->io.fd, &ev);
         e->polled = 0;
     }
     heap_remove(e);
     list_remove(e);
     index_remove(e);
     apr_atomic_dec32(&child_streams);
-    if (e->owned) {
-        char sink[512];
-        int i;
-
-        /* Unread input would make close() reset the connection, and the
-         * client might lose the end of the stream: read it away (a
-         * little: a client that keeps sending is cut anyway). */
-        for (i = 0; i < 8 && recv(e->fd, sink, sizeof(sink),
-                                  MSG_DONTWAIT) > 0; i++) {
-            /* discard */
-        }
-        if (!s->aborted) {
-            shutdown(e->fd, SHUT_WR);
-        }
-        close(e->fd);
+    if (e->io.owned) {
+        mxhr_io_close(&e->io, !s->aborted);
         mxhr_shared_release(&s->hold);
         mxhr_stream_drop_sub(s);
-        free(e->out);
         free(s);
         free(e);
         return;
@@ -692,7 +792,7 @@ static void entry_finish(mxhr_entry *e)
         c->cs->state = CONN_STATE_SUSPENDED;
     }
     /* The stream's place and gauges go with the pool. */
-    apr_pool_destroy(c->pool);
+    conn_release(e, c->pool, s->server);
     free(e);
 }
 
@@ -719,8 +819,7 @@ static int entry_own(mxhr_entry *e)
     o->sink_ctx = e;
     o->sink = mxhr_engine_writev;
     e->s = o;
-    e->fd = fd;
-    e->owned = 1;
+    mxhr_io_own(&e->io, fd);
     e->c = NULL;
     if (s->r) {
         /* The access log line is written now, with what was sent so
@@ -729,7 +828,7 @@ static int entry_own(mxhr_entry *e)
     }
     /* Closes httpd's descriptor (ours stays open) and runs the MPM's
      * accounting, as for any connection that ends. */
-    apr_pool_destroy(c->pool);
+    conn_release(e, c->pool, o->server);
     return 0;
 }
 
@@ -739,12 +838,14 @@ static void entry_ended(mxhr_entry *e, apr_time_t now)
 {
     conn_rec *c = e->c;
 
-    if (!e->s->aborted && !(c && c->aborted) && entry_pending(e)) {
+    if (!e->s->aborted && !(c && c->aborted) && mxhr_io_pending(&e->io)) {
+        apr_time_t grace = apr_atomic_read32(&engine.stopping)
+                           ? CLOSE_GRACE_STOPPING : CLOSE_GRACE;
+
         e->state = E_CLOSING;
         e->want_in = 0;
         watch(e);
-        if (heap_put(e, now + (engine.stopping ? CLOSE_GRACE_STOPPING
-                                               : CLOSE_GRACE)) == 0) {
+        if (heap_put(e, now + grace) == 0) {
             return;
         }
     }
@@ -780,11 +881,8 @@ static void entry_step(mxhr_entry *e, apr_time_t now)
 static void entry_readable(mxhr_entry *e, apr_uint32_t events)
 {
     if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        if (e->owned) {
-            char sink[512];
-            ssize_t n = recv(e->fd, sink, sizeof(sink), MSG_DONTWAIT);
-
-            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+        if (e->io.owned) {
+            if (mxhr_io_discard_input(&e->io) == APR_SUCCESS) {
                 /* Nothing reads it: a request behind the stream is
                  * answered by its closing (Connection: close). */
                 return;
@@ -820,7 +918,7 @@ static void entry_writable(mxhr_entry *e)
         entry_finish(e);
         return;
     }
-    if (e->state == E_CLOSING && !entry_pending(e)) {
+    if (e->state == E_CLOSING && !mxhr_io_pending(&e->io)) {
         entry_finish(e);
     }
 }
@@ -838,8 +936,7 @@ static void pump_entry(mxhr_entry *e, mxhr_fetch_cache *fc, apr_time_t now)
     }
 }
 
-/* Takes the streams whose connections the MPM has let go of, and has
- * stopped touching (see SETTLE). */
+/* Takes the streams whose connections the MPM has let go of. */
 static void take_incoming(apr_time_t now)
 {
     mxhr_entry *e, *next, *later = NULL;
@@ -852,8 +949,13 @@ static void take_incoming(apr_time_t now)
     engine.settling = 0;
     for (; e; e = next) {
         next = e->next;
+        /* c->sbh NULL: every suspend_connection hook has returned. Its
+         * pool may be released now (see "The takeover"); its worker
+         * usually is done within SETTLE, then the pool need not wait
+         * in limbo. */
         if (*(void *volatile *)&e->c->sbh != NULL
-            || now - e->handed_at < SETTLE) {
+            || !(worker_done(&e->worker)
+                 || (e->retain_ok && now - e->handed_at >= SETTLE))) {
             e->next = later;
             later = e;
             continue;
@@ -870,12 +972,24 @@ static void take_incoming(apr_time_t now)
         if (e->keep_request || e->c->data_in_output_filters
             || !mxhr_engine_plain(e->c) || entry_own(e) != 0) {
             apr_os_sock_t osd;
+            apr_status_t rv;
 
             if (!e->keep_request) {
                 mxhr_stream_detach(e->s);
             }
-            apr_os_sock_get(&osd, e->s->csd);
-            e->fd = osd;
+            rv = apr_os_sock_get(&osd, e->s->csd);
+            if (rv != APR_SUCCESS) {
+                /* Nothing to poll: the stream cannot go on. */
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, e->s->server,
+                             MXHR_LOGNO(044) "[client %s] \"%s\": cannot "
+                             "get the socket's descriptor; ending the "
+                             "stream", e->s->client, e->s->what);
+                entry_abort(e, APR_SUCCESS);
+                mxhr_stream_end(e->s, MXHR_END_ERROR);
+                entry_finish(e);
+                continue;
+            }
+            e->io.fd = osd;
         }
         e->want_in = 1;
         watch(e);
@@ -1004,7 +1118,7 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
     apr_uint32_t seen = mxhr_store_epoch(), deletes = mxhr_store_deletes();
     apr_uint64_t seen_seq = mxhr_store_last_seq();
 
-    while (!engine.stop) {
+    while (!apr_atomic_read32(&engine.stop)) {
         apr_uint32_t now;
 
         mxhr_store_wait(seen, apr_time_from_sec(1));
@@ -1078,7 +1192,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
 {
     struct epoll_event *ev = malloc(POLL_BATCH * sizeof(*ev));
 
-    while (ev && !engine.stop) {
+    while (ev && !apr_atomic_read32(&engine.stop)) {
         apr_time_t now = apr_time_now();
         apr_interval_time_t timeout = ENGINE_IDLE;
         int n, i;
@@ -1093,7 +1207,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             d = top->due + slack - now;
             timeout = d < 0 ? 0 : (d < timeout ? d : timeout);
         }
-        if (engine.settling && timeout > SETTLE) {
+        if ((engine.settling || engine.limbo) && timeout > SETTLE) {
             timeout = SETTLE;
         }
         /* epoll counts whole milliseconds: round up, or a timer due in
@@ -1122,12 +1236,15 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
              * one epoll_wait reports each descriptor once. */
         }
         take_incoming(now);
+        if (engine.limbo) {
+            limbo_sweep();
+        }
         run_deliveries(now);
         if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
             pump_subs(now);
         }
-        if (engine.stopping || mxhr_mpm_stopping()) {
-            engine.stopping = 1;
+        if (apr_atomic_read32(&engine.stopping) || mxhr_mpm_stopping()) {
+            apr_atomic_set32(&engine.stopping, 1);
             end_all(now);
         }
         while (engine.heap_n && engine.heap[0]->due <= now) {
@@ -1136,8 +1253,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             heap_remove(e);
             entry_step(e, now);
         }
-        if (engine.stopping && !engine.all && !engine.settling) {
-            engine.drained = 1;
+        if (apr_atomic_read32(&engine.stopping) && !engine.all
+            && !engine.settling) {
+            apr_atomic_set32(&engine.drained, 1);
         }
     }
     free(ev);
@@ -1155,18 +1273,18 @@ static apr_status_t engine_cleanup(void *data)
     int i;
 
     if (engine.thread) {
-        engine.stopping = 1;
+        apr_atomic_set32(&engine.stopping, 1);
         mxhr_engine_wake();
-        for (i = 0; i < 150 && !engine.drained; i++) {
+        for (i = 0; i < 150 && !apr_atomic_read32(&engine.drained); i++) {
             apr_sleep(apr_time_from_msec(10));
         }
-        engine.stop = 1;
+        apr_atomic_set32(&engine.stop, 1);
         mxhr_engine_wake();
         apr_thread_join(&rv, engine.thread);
         engine.thread = NULL;
     }
     if (engine.watcher) {
-        engine.stop = 1;
+        apr_atomic_set32(&engine.stop, 1);
         mxhr_store_wake_all();
         apr_thread_join(&rv, engine.watcher);
         engine.watcher = NULL;
@@ -1217,6 +1335,17 @@ static int engine_running(server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MXHR_LOGNO(030)
                          "cannot start the push engine; streams in this "
                          "child hold a thread each");
+            /* No thread uses them: the engine never starts in this
+             * child (and engine_cleanup() has no thread to join). */
+            engine.thread = NULL;
+            if (engine.evfd >= 0) {
+                close(engine.evfd);
+                engine.evfd = -1;
+            }
+            if (engine.epfd >= 0) {
+                close(engine.epfd);
+                engine.epfd = -1;
+            }
             apr_atomic_set32(&engine.state, 2);
         }
         else {
@@ -1245,11 +1374,22 @@ apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
     apr_size_t lk = key ? strlen(key) + 1 : 0;
     apr_size_t lc = strlen(content_type) + 1;
     apr_size_t lh = headers ? strlen(headers) + 1 : 1;
+    apr_size_t room = APR_SIZE_MAX - sizeof(mxhr_delivery);
     mxhr_delivery *d;
     char *p;
 
     if (apr_atomic_read32(&engine.state) != 1) {
         return APR_ENOTIMPL;    /* no engine (yet) in this child */
+    }
+    /* One block for all: refused when its size cannot be counted
+     * (len comes from another module). */
+    if (lk > room || lc > room - lk || lh > room - lk - lc
+        || len > room - lk - lc - lh) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOSPC, ap_server_conf,
+                     MXHR_LOGNO(032) "mxhr_deliver: a message of %"
+                     APR_SIZE_T_FMT " bytes is too large to copy; "
+                     "refused", len);
+        return APR_ENOSPC;
     }
     d = malloc(sizeof(*d) + lk + lc + lh + len);
     if (!d) {
@@ -1284,12 +1424,24 @@ void mxhr_engine_child_init(apr_pool_t *pchild, server_rec *s)
     engine.epfd = engine.evfd = -1;
     child_streams = 0;
     cap_warned = 0;
+    worker_lag = 0;
+    if (getenv("MXHR_TEST_WORKER_LAG_MS")) {
+        worker_lag = apr_time_from_msec(
+            atoi(getenv("MXHR_TEST_WORKER_LAG_MS")) % 10000);
+    }
     if (apr_thread_mutex_create(&engine.mutex, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) != APR_SUCCESS) {
         return;                 /* no engine in this child */
     }
     engine.pool = pchild;
     apr_pool_pre_cleanup_register(pchild, NULL, engine_cleanup);
+    thread_jobs = NULL;
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &server_limit) == APR_SUCCESS
+        && ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &thread_limit)
+           == APR_SUCCESS
+        && server_limit > 0 && thread_limit > 0) {
+        thread_jobs = apr_pcalloc(pchild, thread_limit * sizeof(apr_uint32_t));
+    }
 }
 
 /* ---- The handler's side ---------------------------------------------- */
@@ -1375,6 +1527,28 @@ apr_uint32_t mxhr_engine_full(request_rec *r)
     return n;
 }
 
+/* The test knob (see worker_lag): runs on the worker, in the hook. */
+static void lag_like_a_preempted_worker(conn_rec *c)
+{
+    apr_pool_t *p = c->pool;
+    int i;
+
+    for (i = 0; i < LAG_SLOTS
+                && apr_atomic_casptr(&lagging[i], p, NULL) != NULL; i++) {
+        /* the next slot */
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, c->base_server, MXHR_LOGNO(045)
+                 "test: the worker lingers %" APR_TIME_T_FMT " ms after "
+                 "suspending the connection", apr_time_as_msec(worker_lag));
+    c->sbh = NULL;
+    /* From here on c and p may be the engine's: only p's address is
+     * used. */
+    apr_sleep(worker_lag);
+    if (i < LAG_SLOTS) {
+        apr_atomic_casptr(&lagging[i], NULL, p);
+    }
+}
+
 /* Once the MPM has let go of the connection (this hook), the engine may
  * take it; a stream taken earlier could be written by two threads. */
 static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
@@ -1385,17 +1559,55 @@ static void mxhr_suspend_connection(conn_rec *c, request_rec *r)
         return;
     }
     ap_set_module_config(c->conn_config, &mxhr_module, NULL);
+    if (c->cs->state != CONN_STATE_SUSPENDED) {
+        /* The MPM did not suspend the connection but closes it itself
+         * (event.c's process_lingering_close() runs these hooks too,
+         * e.g. when c->aborted was set after the handler): it stays
+         * the MPM's, and its pool's cleanups end the stream. */
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, MXHR_LOGNO(033)
+                      "the connection was not suspended (state %d); "
+                      "the stream ends with it", (int)c->cs->state);
+        e->s->sink_ctx = NULL;
+        e->s->sink = NULL;
+        apr_atomic_dec32(&child_streams);
+        free(e);
+        return;
+    }
+    note_worker(c, &e->worker);
     e->handed_at = apr_time_now();
+    e->retain_ok = apr_allocator_owner_get(apr_pool_allocator_get(c->pool))
+                   == c->pool;
     apr_thread_mutex_lock(engine.mutex);
     e->next = engine.incoming;
     engine.incoming = e;
     apr_thread_mutex_unlock(engine.mutex);
     mxhr_engine_wake();
+    if (worker_lag > 0) {
+        lag_like_a_preempted_worker(c);
+    }
+}
+
+/* A worker starts a job: a new connection (runs first, declines). */
+static conn_rec *mxhr_create_connection(apr_pool_t *p, server_rec *s,
+                                        apr_socket_t *csd, long id,
+                                        void *sbh, apr_bucket_alloc_t *alloc)
+{
+    worker_starts_job();
+    return NULL;
+}
+
+/* A worker starts a job on a connection it resumes. Without c->sbh the
+ * connection's pool is being cleaned up, maybe by another thread. */
+static void mxhr_resume_connection(conn_rec *c, request_rec *r)
+{
+    if (c->sbh) {
+        worker_starts_job();
+    }
 }
 
 static void mxhr_child_stopping(apr_pool_t *pchild, int graceful)
 {
-    engine.stopping = 1;
+    apr_atomic_set32(&engine.stopping, 1);
     mxhr_engine_wake();
 }
 
@@ -1418,11 +1630,10 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
     e->c = c;
     e->state = E_LIVE;
     e->due = wake;
-    e->limit = sc->send_buffer > 0 ? (apr_size_t)sc->send_buffer
-                                   : MXHR_DEFAULT_SEND_BUFFER;
+    mxhr_io_init(&e->io, c, sc->send_buffer > 0
+                            ? (apr_size_t)sc->send_buffer
+                            : MXHR_DEFAULT_SEND_BUFFER);
     e->keep_request = s->set.keep_request;
-    e->q = apr_brigade_create(c->pool, c->bucket_alloc);
-    ap_add_output_filter(MXHR_NONBLOCK_FILTER, NULL, NULL, c);
     s->sink_ctx = e;
     s->sink = mxhr_engine_writev;
     ap_set_module_config(c->conn_config, &mxhr_module, e);
@@ -1433,10 +1644,14 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
 
 void mxhr_engine_register_hooks(apr_pool_t *p)
 {
+    /* Last: no job may start on the worker after it (see "The
+     * takeover"). */
     ap_hook_suspend_connection(mxhr_suspend_connection, NULL, NULL,
-                               APR_HOOK_MIDDLE);
+                               APR_HOOK_REALLY_LAST);
+    ap_hook_create_connection(mxhr_create_connection, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_resume_connection(mxhr_resume_connection, NULL, NULL,
+                              APR_HOOK_MIDDLE);
     ap_hook_child_stopping(mxhr_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
-    nonblock_frec = ap_register_output_filter(MXHR_NONBLOCK_FILTER,
-                                              nonblock_filter, NULL,
-                                              AP_FTYPE_NETWORK - 1);
+    mxhr_io_register_hooks();
 }

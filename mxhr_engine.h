@@ -4,7 +4,8 @@
  * them without blocking: its own pollset waits for writability, client
  * hang-ups and wake-ups, its own timer heap for sections that are due.
  * No MPM worker is needed between sections, and no client that stops
- * reading can hold up the others.
+ * reading can hold up the others. The engine schedules; how it writes
+ * to a client is in mxhr_engine_io.h.
  */
 #ifndef MXHR_ENGINE_H
 #define MXHR_ENGINE_H
