@@ -142,22 +142,10 @@ struct local_chan {
 
 #define LOCAL_BUCKETS 4096
 
-/* A message for the engine's streams, in one malloc'd block. */
-typedef struct mxhr_delivery mxhr_delivery;
-struct mxhr_delivery {
-    mxhr_delivery *next;
-    const char *key;            /* the streams it is for; NULL: all */
-    const char *content_type;
-    const char *headers;        /* extra part headers, CRLF-ended */
-    apr_size_t len;
-    char *body;
-};
-
 typedef struct {
     apr_pool_t *pool;           /* the child's */
     apr_thread_mutex_t *mutex;  /* guards incoming */
     mxhr_entry *incoming;       /* handed over, not yet taken */
-    mxhr_delivery *deliveries, *deliveries_tail;  /* to do, in order */
     int settling;               /* engine thread: some were not ready */
     int epfd;                   /* -1 until the engine runs */
     int evfd;                   /* eventfd: wakes the engine */
@@ -367,8 +355,12 @@ static mxhr_end_reason entry_flush(mxhr_entry *e)
     return MXHR_END_NONE;
 }
 
-mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
-                                   int n)
+/* The sink of the streams the engine holds (s->sink): queues the
+ * buffers for the stream's client, as one piece, and writes what the
+ * socket takes now. Engine thread only. Returns MXHR_END_NONE, or why
+ * the stream must end (its send buffer overflowed, the client is gone). */
+static mxhr_end_reason engine_writev(mxhr_stream *s, const struct iovec *iov,
+                                     int n)
 {
     mxhr_entry *e = s->sink_ctx;
     apr_size_t pending = mxhr_io_pending(&e->io), len = 0;
@@ -817,7 +809,7 @@ static int entry_own(mxhr_entry *e)
         return -1;
     }
     o->sink_ctx = e;
-    o->sink = mxhr_engine_writev;
+    o->sink = engine_writev;
     e->s = o;
     mxhr_io_own(&e->io, fd);
     e->c = NULL;
@@ -1135,44 +1127,6 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *thd, void *data)
     return NULL;
 }
 
-/* Writes each waiting delivery to the live streams it is for: the body
- * is shared, each stream adds its own part headers and delimiter. */
-static void run_deliveries(apr_time_t now)
-{
-    mxhr_delivery *d, *next;
-    mxhr_entry *e, *enext;
-
-    apr_thread_mutex_lock(engine.mutex);
-    d = engine.deliveries;
-    engine.deliveries = engine.deliveries_tail = NULL;
-    apr_thread_mutex_unlock(engine.mutex);
-
-    for (; d; d = next) {
-        next = d->next;
-        for (e = engine.all; e; e = enext) {
-            mxhr_end_reason failed;
-
-            enext = e->next;
-            /* A subscription takes only its channels' messages. */
-            if (e->state != E_LIVE || e->s->sub
-                || (d->key && (!e->s->key || strcmp(d->key, e->s->key)))) {
-                continue;
-            }
-            /* An event stream takes the body as an event's data. */
-            failed = e->s->sse
-                     ? mxhr_stream_push_event(e->s, NULL, NULL, d->body,
-                                              d->len)
-                     : mxhr_stream_push(e->s, d->content_type, d->headers,
-                                        d->body, d->len);
-            if (failed != MXHR_END_NONE) {
-                mxhr_stream_end(e->s, failed);
-                entry_ended(e, now);
-            }
-        }
-        free(d);
-    }
-}
-
 /* A graceful restart or stop: the old child waits for its connections,
  * so end every stream now, with its closing delimiter. */
 static void end_all(apr_time_t now)
@@ -1239,7 +1193,6 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
         if (engine.limbo) {
             limbo_sweep();
         }
-        run_deliveries(now);
         if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
             pump_subs(now);
         }
@@ -1288,12 +1241,6 @@ static apr_status_t engine_cleanup(void *data)
         mxhr_store_wake_all();
         apr_thread_join(&rv, engine.watcher);
         engine.watcher = NULL;
-    }
-    while (engine.deliveries) {
-        mxhr_delivery *d = engine.deliveries;
-
-        engine.deliveries = d->next;
-        free(d);
     }
     free(engine.due_subs);
     engine.due_subs = NULL;
@@ -1365,57 +1312,6 @@ void mxhr_engine_wake(void)
             /* the counter is full: the engine is awake anyway */
         }
     }
-}
-
-apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
-                                 const char *headers, const char *body,
-                                 apr_size_t len)
-{
-    apr_size_t lk = key ? strlen(key) + 1 : 0;
-    apr_size_t lc = strlen(content_type) + 1;
-    apr_size_t lh = headers ? strlen(headers) + 1 : 1;
-    apr_size_t room = APR_SIZE_MAX - sizeof(mxhr_delivery);
-    mxhr_delivery *d;
-    char *p;
-
-    if (apr_atomic_read32(&engine.state) != 1) {
-        return APR_ENOTIMPL;    /* no engine (yet) in this child */
-    }
-    /* One block for all: refused when its size cannot be counted
-     * (len comes from another module). */
-    if (lk > room || lc > room - lk || lh > room - lk - lc
-        || len > room - lk - lc - lh) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOSPC, ap_server_conf,
-                     MXHR_LOGNO(032) "mxhr_deliver: a message of %"
-                     APR_SIZE_T_FMT " bytes is too large to copy; "
-                     "refused", len);
-        return APR_ENOSPC;
-    }
-    d = malloc(sizeof(*d) + lk + lc + lh + len);
-    if (!d) {
-        return APR_ENOMEM;
-    }
-    p = (char *)(d + 1);
-    d->next = NULL;
-    d->key = key ? memcpy(p, key, lk) : NULL;
-    p += lk;
-    d->content_type = memcpy(p, content_type, lc);
-    p += lc;
-    d->headers = headers ? memcpy(p, headers, lh) : memcpy(p, "", 1);
-    p += lh;
-    d->body = len ? memcpy(p, body, len) : p;
-    d->len = len;
-    apr_thread_mutex_lock(engine.mutex);
-    if (engine.deliveries_tail) {
-        engine.deliveries_tail->next = d;
-    }
-    else {
-        engine.deliveries = d;
-    }
-    engine.deliveries_tail = d;
-    apr_thread_mutex_unlock(engine.mutex);
-    mxhr_engine_wake();
-    return APR_SUCCESS;
 }
 
 void mxhr_engine_child_init(apr_pool_t *pchild, server_rec *s)
@@ -1635,7 +1531,7 @@ apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake)
                             : MXHR_DEFAULT_SEND_BUFFER);
     e->keep_request = s->set.keep_request;
     s->sink_ctx = e;
-    s->sink = mxhr_engine_writev;
+    s->sink = engine_writev;
     ap_set_module_config(c->conn_config, &mxhr_module, e);
     apr_atomic_inc32(&child_streams);
     mxhr_shared_hold_gauge(&s->hold, MXHR_GAUGE_SUSPENDED);

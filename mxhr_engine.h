@@ -46,29 +46,6 @@ int mxhr_engine_plain(conn_rec *c);
  * connection. Otherwise the stream goes on blocking. */
 apr_status_t mxhr_engine_adopt(mxhr_stream *s, apr_time_t wake);
 
-/* Engine thread only: queues the buffers for the stream's client, as
- * one piece, and writes what the socket takes now. Returns
- * MXHR_END_NONE, or why the stream must end (its send buffer
- * overflowed, the client is gone). */
-mxhr_end_reason mxhr_engine_writev(mxhr_stream *s, const struct iovec *iov,
-                                   int n);
-
-/* Any thread: "deliver this one buffer to these streams now". Copies
- * the message and returns at once; the engine thread then writes it as
- * the next part of every live stream of this child whose key equals key
- * (NULL: every stream), with its Content-Type and the extra part
- * headers (each ending CRLF, or NULL). The body is shared by all: each
- * stream only adds its own headers and delimiter, and a socket that
- * takes the whole part at once costs no copy. Deliveries keep their
- * order. Streams handed to the engine in the last few milliseconds (see
- * SETTLE in mxhr_engine.c) are not reached yet: a channel resumes them
- * from its store. APR_ENOTIMPL where this child has no engine (no stream
- * has reached it yet, or not the event MPM). Channels fan out through
- * it. */
-apr_status_t mxhr_engine_deliver(const char *key, const char *content_type,
-                                 const char *headers, const char *body,
-                                 apr_size_t len);
-
 /* Any thread: makes the engine look at its streams now (e.g. a graceful
  * stop). */
 void mxhr_engine_wake(void);

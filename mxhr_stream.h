@@ -47,7 +47,6 @@ struct mxhr_stream {
     const char *boundary;
     const mxhr_source *source;
     void *source_ctx;
-    const char *key;            /* what deliveries it takes; NULL: all */
     apr_bucket_brigade *bb;
     apr_socket_t *csd;          /* NULL where we must not poll (HTTP/2) */
     apr_time_t start;
