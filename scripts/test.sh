@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds, then runs
+#  - checks of the source itself (t/source: log tags, documentation),
 #  - the C unit tests and the Apache::Test suite under prefork, worker
 #    and event (as "nobody" when run as root),
 #  - the event-MPM suspension tests (t/event, private httpd instances),
@@ -25,6 +26,7 @@ suite() {
     fi
 }
 
+suite source prove t/source/
 for mpm in prefork worker event; do
     suite "apache-test-$mpm" bash scripts/apache-test.sh "$mpm"
 done
