@@ -11,10 +11,7 @@
 #include "http_log.h"
 
 #include "mxhr_config.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
+#include "mxhr_private.h"
 
 /* What a .htaccess or <Directory> cannot exceed without the admin. */
 #define MXHR_MAX_STREAMS_MAX  1000000

@@ -61,12 +61,9 @@
 #include "mxhr_drive.h"
 #include "mxhr_engine.h"
 #include "mxhr_engine_io.h"
+#include "mxhr_private.h"
 #include "mxhr_store.h"
 #include "mxhr_shared.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* The longest the engine sleeps without looking at the MPM's state. */
 #define ENGINE_IDLE apr_time_from_msec(250)

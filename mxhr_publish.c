@@ -18,15 +18,12 @@
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
 #include "mxhr_ids.h"
+#include "mxhr_private.h"
 #include "mxhr_publish.h"
 #include "mxhr_redis.h"
 #include "mxhr_store.h"
 #include "mxhr_value.h"
 #include "mxhr_vhost.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 #define MXHR_PUBLISH_HANDLER "mxhr-publish"
 

@@ -49,10 +49,9 @@
 #include "mpm_common.h"
 
 #include "mxhr_config.h"
+#include "mxhr_private.h"
 #include "mxhr_redis.h"
 #include "mxhr_redis_lua.h"
-
-APLOG_USE_MODULE(mxhr);
 
 /* Publishes kept in mxhr:all (redis/common.lua). */
 #define ALL_MAX MXHR_LUA_ALL_MAX

@@ -16,9 +16,8 @@
 
 #include "mxhr_frame.h"
 #include "mxhr_ids.h"
+#include "mxhr_private.h"
 #include "mxhr_stream.h"
-
-APLOG_USE_MODULE(mxhr);
 
 static apr_status_t clock_produce(mxhr_stream *s, apr_time_t now,
                                   char *buf, apr_size_t size,

@@ -13,12 +13,9 @@
 #include "ap_expr.h"
 
 #include "mxhr_config.h"
+#include "mxhr_private.h"
 #include "mxhr_store.h"
 #include "mxhr_vhost.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* Each server_rec's own key (post_config; read-only in the children). */
 static apr_hash_t *server_keys;
