@@ -61,9 +61,13 @@ static apr_status_t forget_keys(void *data)
     return APR_SUCCESS;
 }
 
-/* "ServerName:port" for each server, unless another has it too: then a
- * <VirtualHost> is told apart by where it is defined. The main server
- * keeps its name (it has no block). */
+/* "ServerName:port" for each server: blocks that name the same site
+ * (IPv4 and IPv6 blocks of one site, one name on several listeners)
+ * share its channels, as they did before namespaces. A <VirtualHost>
+ * without a ServerName of its own has the main server's (httpd copies
+ * the pointer): it is another site that only looks like the main one,
+ * so when that name and port are taken it is told apart by where its
+ * block is defined. */
 static int vhost_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
@@ -81,18 +85,21 @@ static int vhost_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     for (s = main_s; s; s = s->next) {
         const char *k = name_port(pconf, s);
+        int unnamed = s->is_virtual
+                      && (!s->server_hostname
+                          || s->server_hostname == main_s->server_hostname);
 
-        if (s->is_virtual
+        if (unnamed
             && (apr_size_t)apr_hash_get(seen, k, APR_HASH_KEY_STRING) > 1) {
             k = apr_psprintf(pconf, "%s@%s:%u", k,
                              s->defn_name ? s->defn_name : "",
                              s->defn_line_number);
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MXHR_LOGNO(141)
-                         "this virtual host shares its ServerName and port "
-                         "with another server: its channels are its own, "
-                         "named by where it is defined (%s); give it a "
-                         "ServerName or an MxhrNamespace to share them "
-                         "with other servers (MxhrRedis)", k);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MXHR_LOGNO(141)
+                         "this virtual host has no ServerName of its own: "
+                         "its channels are its own, named by where its "
+                         "block is defined (%s); give it a ServerName to "
+                         "keep them when the file changes, or to share "
+                         "them with other servers (MxhrRedis)", k);
         }
         apr_hash_set(server_keys, apr_pmemdup(pconf, &s, sizeof(s)),
                      sizeof(s), fit(pconf, k));
@@ -128,8 +135,13 @@ const char *mxhr_vhost_key(request_rec *r)
                           err ? err : "no value");
             v = "";
         }
-        /* "ns=": no ServerName has an '='. */
-        return fit(r->pool, apr_pstrcat(r->pool, "ns=", v, NULL));
+        /* Within the virtual host's own namespace: a value that comes
+         * from the client (a Host header) never reaches another
+         * virtual host's channels. */
+        return fit(r->pool, apr_pstrcat(r->pool,
+                                        mxhr_vhost_server_key(r->pool,
+                                                              r->server),
+                                        " ns=", v, NULL));
     }
     key = mxhr_vhost_server_key(r->pool, r->server);
     /* A document root of the request's own (mass virtual hosting): the

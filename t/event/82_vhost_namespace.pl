@@ -63,6 +63,19 @@ for my $mpm (qw(event prefork)) {
     ServerAlias *.ns.test
     MxhrNamespace "%{HTTP_HOST}"
 </VirtualHost>
+# A fixed namespace that a client-chosen one must not reach.
+<VirtualHost *>
+    ServerName shop.test
+    MxhrNamespace "shop.ns.test"
+</VirtualHost>
+# One site in two blocks (say IPv4 and IPv6): one namespace.
+<VirtualHost *>
+    ServerName twice.test
+</VirtualHost>
+<VirtualHost *>
+    ServerName twice.test
+    ServerAlias twice-b.test
+</VirtualHost>
 CONF
     my $port = $srv->port;
     my $ch = uniq_name("ns$mpm");
@@ -93,6 +106,16 @@ CONF
        "$mpm: MxhrNamespace %{HTTP_HOST}: x publishes";
     is req($port, 'GET', 'y.ns.test', $pub)->{status}, 404, "$mpm: y does not see it";
     is req($port, 'GET', 'x.ns.test', $pub)->{messages}, 1, "$mpm: x does";
+
+    is req($port, 'POST', 'shop.test', $pub, 'secret')->{messages}, 1,
+       "$mpm: a vhost with MxhrNamespace shop.ns.test publishes";
+    is req($port, 'GET', 'shop.ns.test', $pub)->{status}, 404,
+       "$mpm: a Host naming that namespace on the %{HTTP_HOST} vhost does not see it";
+
+    is req($port, 'POST', 'twice.test', $pub, 't1')->{messages}, 1,
+       "$mpm: one site in two blocks: the first publishes";
+    is req($port, 'GET', 'twice-b.test', $pub)->{messages}, 1,
+       "$mpm: the second block with the same ServerName sees it";
     $srv->stop;
     unlike $srv->error_log, qr/exit signal/, "$mpm: no child died of a signal";
 }
