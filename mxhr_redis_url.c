@@ -70,6 +70,11 @@ const char *mxhr_redis_url_parse(apr_pool_t *p, const char *url,
         if ((u.user && *u.user) || !u.password || !*u.password) {
             return "gives a password as redis://:password@host";
         }
+        /* %00 would cut the password short: AUTH would then fail at
+         * run time, not here. */
+        if (strstr(u.password, "%00")) {
+            return "has %00 in its password";
+        }
         out->password = apr_punescape_url(p, u.password, NULL, NULL, 0);
         if (!out->password) {
             return "has a password with a bad %-escape";

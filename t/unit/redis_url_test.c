@@ -35,7 +35,7 @@ int main(void)
         static const char *bad[] = {
             "", "redis:/x", "http://h", "redis://", "redis://:6379",
             "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/x",
-            "redis://pw@h", "redis://:@h", "redis://h 1", "redis://h\r\n",
+            "redis://pw@h", "redis://:@h", "redis://:a%00b@h", "redis://h 1", "redis://h\r\n",
             "unix:", "unix:rel", "redis://[::1", "redis://[]:1",
             "redis://[::1]x", "redis://h:99999999999", "redis://h:-1",
             "redis://h?db=1", "redis://h#x", "redis://user:pw@h",
