@@ -173,6 +173,7 @@ typedef struct {
     apr_size_t due_n, due_size;
     mxhr_entry *all;
     struct limbo *limbo;        /* pools cleared, to destroy later */
+    int limbo_young;            /* one of them was cleared < 1 s ago */
     mxhr_entry **heap;
     apr_size_t heap_n, heap_size;
 } mxhr_engine;
@@ -576,7 +577,14 @@ struct limbo {
     limbo *next;
     apr_pool_t *pool;
     worker_ref worker;
+    apr_time_t since;           /* when it was cleared */
 };
+
+/* A worker done with its job is seen within a few ms: look every
+ * SETTLE for a second, then every second (a worker that never shows it,
+ * one seen idle while its child stops, must not keep the engine
+ * spinning until the child exits). */
+#define LIMBO_FAST apr_time_from_sec(1)
 
 static worker_score *slot_score(int child, int thread)
 {
@@ -714,19 +722,23 @@ static void conn_release(const mxhr_entry *e, apr_pool_t *p, server_rec *s)
     }
     l->pool = p;
     l->worker = e->worker;
+    l->since = apr_time_now();
     l->next = engine.limbo;
     engine.limbo = l;
+    engine.limbo_young = 1;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MXHR_LOGNO(048)
                  "the worker that suspended a connection still runs: its "
                  "pool is cleared, and freed once the worker is done");
 }
 
-/* Destroys the pools in limbo whose workers are done now. */
-static void limbo_sweep(void)
+/* Destroys the pools in limbo whose workers are done now; notes
+ * whether one left is young (looked at every SETTLE). */
+static void limbo_sweep(apr_time_t now)
 {
     limbo **lp = &engine.limbo, *l;
     int why;
 
+    engine.limbo_young = 0;
     while ((l = *lp) != NULL) {
         if ((why = worker_done(&l->worker)) != WORKER_RUNS) {
             *lp = l->next;
@@ -739,6 +751,9 @@ static void limbo_sweep(void)
                                             : "on its next job");
         }
         else {
+            if (now - l->since < LIMBO_FAST) {
+                engine.limbo_young = 1;
+            }
             lp = &l->next;
         }
     }
@@ -1158,8 +1173,11 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
             d = top->due + slack - now;
             timeout = d < 0 ? 0 : (d < timeout ? d : timeout);
         }
-        if ((engine.settling || engine.limbo) && timeout > SETTLE) {
+        if ((engine.settling || engine.limbo_young) && timeout > SETTLE) {
             timeout = SETTLE;
+        }
+        else if (engine.limbo && timeout > LIMBO_FAST) {
+            timeout = LIMBO_FAST;
         }
         /* epoll counts whole milliseconds: round up, or a timer due in
          * 0.7 ms would spin the loop until then. */
@@ -1188,7 +1206,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thd, void *data)
         }
         take_incoming(now);
         if (engine.limbo) {
-            limbo_sweep();
+            limbo_sweep(now);
         }
         if (apr_atomic_xchg32(&engine.chan_dirty, 0)) {
             pump_subs(now);
