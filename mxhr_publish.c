@@ -16,11 +16,11 @@
 #include "http_request.h"
 
 #include "mxhr_channel.h"
+#include "mxhr_chanstore.h"
 #include "mxhr_config.h"
 #include "mxhr_ids.h"
 #include "mxhr_private.h"
 #include "mxhr_publish.h"
-#include "mxhr_redis.h"
 #include "mxhr_store.h"
 #include "mxhr_value.h"
 #include "mxhr_vhost.h"
@@ -227,18 +227,11 @@ int mxhr_publish_message(request_rec *r, const mxhr_settings *set,
     apr_status_t rv;
 
     *why = NULL;
-    if (mxhr_redis_enabled()) {
-        rv = mxhr_redis_publish(r, vhost, channel, (int)set->history,
-                                set->history_time, ct, event, body, len,
-                                info, why);
-        if (rv != APR_SUCCESS) {
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-    }
-    else {
-        rv = mxhr_store_publish(vhost, channel, set->max_channels,
-                                (int)set->history, set->history_time, ct,
-                                event, body, len, info);
+    rv = mxhr_chanstore()->publish(r, vhost, channel, set->max_channels,
+                                   (int)set->history, set->history_time,
+                                   ct, event, body, len, info, why);
+    if (rv == MXHR_CHANSTORE_UNAVAILABLE) {
+        return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rv == MXHR_STORE_TOO_BIG) {
         *why = apr_psprintf(r->pool, "the message (%" APR_SIZE_T_FMT
@@ -316,20 +309,16 @@ static int publish(request_rec *r, const mxhr_settings *set,
                   channel, &info, 1);
 }
 
-/* GET's info, or DELETE's: from Redis (a 503 says why) or the store. */
+/* GET's info, or DELETE's (a 503 says why). */
 static apr_status_t channel_info(request_rec *r, const char *vhost,
                                  const char *name, int forget,
                                  mxhr_chan_info *info)
 {
     const char *why = NULL;
-    apr_status_t rv;
+    apr_status_t rv = mxhr_chanstore()->info(r, vhost, name, forget, info,
+                                             &why);
 
-    if (!mxhr_redis_enabled()) {
-        return forget ? mxhr_store_delete(vhost, name, info)
-                      : mxhr_store_info(vhost, name, info);
-    }
-    rv = mxhr_redis_info(r, vhost, name, forget, info, &why);
-    if (rv == MXHR_REDIS_DOWN || rv == MXHR_REDIS_REFUSED) {
+    if (rv == MXHR_CHANSTORE_UNAVAILABLE) {
         refuse(r, HTTP_SERVICE_UNAVAILABLE, why);
     }
     return rv;
@@ -390,7 +379,7 @@ static int mxhr_publish_handler(request_rec *r)
             return st;
         }
         rv = channel_info(r, vhost, ids[0], 1, &info);
-        if (rv == MXHR_REDIS_DOWN || rv == MXHR_REDIS_REFUSED) {
+        if (rv == MXHR_CHANSTORE_UNAVAILABLE) {
             return HTTP_SERVICE_UNAVAILABLE;
         }
         if (rv == APR_SUCCESS) {
@@ -406,7 +395,7 @@ static int mxhr_publish_handler(request_rec *r)
             return st;
         }
         rv = channel_info(r, vhost, ids[0], 0, &info);
-        if (rv == MXHR_REDIS_DOWN || rv == MXHR_REDIS_REFUSED) {
+        if (rv == MXHR_CHANSTORE_UNAVAILABLE) {
             return HTTP_SERVICE_UNAVAILABLE;
         }
         return rv == APR_SUCCESS ? answer(r, HTTP_OK, ids[0], &info, 0)
