@@ -28,25 +28,20 @@ fi
 cd "$work"
 rm -rf t/logs
 mkdir -p t/logs
-# A minimal httpd.conf of our own: Debian has no httpd.conf, and
-# Apache::Test only sees the modules loaded here.
-mods=/usr/lib/apache2/modules
-cat > t/conf/base-$mpm.conf <<CONF
-LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authz_host_module $mods/mod_authz_host.so
-LoadModule mime_module $mods/mod_mime.so
-LoadModule dir_module $mods/mod_dir.so
-LoadModule alias_module $mods/mod_alias.so
-LoadModule env_module $mods/mod_env.so
-LoadModule setenvif_module $mods/mod_setenvif.so
-LoadModule filter_module $mods/mod_filter.so
-LoadModule deflate_module $mods/mod_deflate.so
-LoadModule status_module $mods/mod_status.so
-LoadModule http2_module $mods/mod_http2.so
-LoadModule mxhr_module $work/.libs/mod_mxhr.so
-TypesConfig /etc/mime.types
-CONF
+# A minimal httpd.conf of our own, by MxhrConf (scripts/httpd-conf.pl):
+# Debian has no httpd.conf, and Apache::Test only sees the modules
+# loaded here.
+perl scripts/httpd-conf.pl --part modules --mpm "$mpm" --types \
+    --load authz_host,mime,dir,alias,env,setenvif,filter,deflate,status,http2 \
+    --so "$work/.libs/mod_mxhr.so" > "t/conf/base-$mpm.conf"
+# Small, known worker pools (t/70_disconnect.t fills them): 12 processes
+# under prefork, 20 threads under worker and event (Apache::Test's own
+# sizing misses the event MPM). t/conf/extra.conf.in includes it.
+case "$mpm" in
+prefork) pool=children=4,min_spare=1,max_spare=12,limit=12 ;;
+*)       pool=children=2,threads=10,limit=2,min_spare=10,max_spare=20,workers=20 ;;
+esac
+perl scripts/httpd-conf.pl --part pool --mpm "$mpm" --pool "$pool" > t/conf/pool.conf
 chmod -R a+rX t
 [ ${#runas[@]} -eq 0 ] || chown -R nobody:nogroup "$work"
 
