@@ -50,6 +50,13 @@ export HOME="$work"       # Apache::Test may save its settings there
 "${runas[@]}" env HOME="$work" MXHR_MPM="$mpm" MXHR_SRC="$work" \
     perl t/TEST -httpd /usr/sbin/apache2 -httpd_conf "$work/t/conf/base-$mpm.conf" \
     -port select -maxclients 12 -minclients 12 "$@" && rc=0 || rc=$?
+# The server has stopped: its error log may hold no error line and no
+# child that died of a signal but those the tests provoke on purpose
+# (t/conf/expected-errors; t/lib/MxhrLogCheck.pm).
+if [ -f t/logs/error_log ]; then
+    perl -I t/lib -MMxhrLogCheck -e 'exit MxhrLogCheck::main(@ARGV)' \
+        t/logs/error_log t/conf/expected-errors || rc=1
+fi
 # Keep the logs and screenshots of the run beside the source tree.
 if [ "$work" != "$src" ]; then
     mkdir -p "$src/t/logs/$mpm"

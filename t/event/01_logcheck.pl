@@ -12,7 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use MxhrLogCheck ();
 
-plan tests => 8 + 3 * 4 + 4;
+plan tests => 10 + 3 * 4 + 4;
 
 # ---- The checker on its own -------------------------------------------
 my $log = <<'LOG';
@@ -35,6 +35,24 @@ is_deeply [ MxhrLogCheck::unexpected('') ], [], 'an empty log is clean';
 ok !MxhrLogCheck::unexpected("[x] [mxhr:debug] error while reading\n"),
    'the word error in a debug line is not an error line';
 ok scalar(MxhrLogCheck::unexpected("[x] [core:alert] AH00000: x\n")), 'alert is';
+
+# The file form scripts/apache-test.sh uses: a log, a patterns file.
+{
+    my $d = tempdir(CLEANUP => 1);
+    open my $fh, '>', "$d/error_log" or die $!;
+    print $fh $log;
+    close $fh;
+    open $fh, '>', "$d/expected" or die $!;
+    print $fh "# comment\n\n\\[mxhr:error\\] .*MXHR073\nAH00052\nAH02572\n";
+    close $fh;
+    my $rc = `$^X -I$FindBin::Bin/../lib -MMxhrLogCheck -e 'exit MxhrLogCheck::main(\@ARGV)' $d/error_log $d/expected 2>&1`;
+    is $? >> 8, 1, 'file form: one line left undeclared ([crit]): exit 1';
+    open $fh, '>>', "$d/expected" or die $!;
+    print $fh "\\[crit\\]\n";
+    close $fh;
+    $rc = `$^X -I$FindBin::Bin/../lib -MMxhrLogCheck -e 'exit MxhrLogCheck::main(\@ARGV)' $d/error_log $d/expected 2>&1`;
+    is $? >> 8, 0, 'file form: all declared: exit 0' or diag $rc;
+}
 
 # ---- Real servers in child test scripts --------------------------------
 # Each script starts a server whose publisher has no channel (a request

@@ -9,6 +9,9 @@ package MxhrLogCheck;
 #   my @bad = MxhrLogCheck::unexpected($log_text, qr/MXHR080/, 'AH00052');
 #   MxhrLogCheck::check($log_text, $name, @expected)   one test, failed
 #                                                      with the lines
+#   perl -It/lib -MMxhrLogCheck -e 'exit MxhrLogCheck::main(@ARGV)' \
+#       LOG [PATTERNS_FILE]      for scripts: prints the unexpected lines,
+#                                exits 1 when there are some
 use strict;
 use warnings FATAL => 'all';
 
@@ -49,6 +52,35 @@ sub check {
     my $more = @bad > 20 ? "\n... and " . (@bad - 20) . " more" : '';
     $tb->diag(join("\n", 'unexpected lines:', @bad[0 .. ($#bad < 19 ? $#bad : 19)]) . $more);
     return 0;
+}
+
+# A file of expected patterns: one Perl regex per line; blank lines and
+# lines starting with # (what provokes the next one) are skipped.
+sub read_patterns {
+    my $file = shift;
+    open my $fh, '<', $file or die "MxhrLogCheck: $file: $!\n";
+    my @re;
+    while (my $line = <$fh>) {
+        chomp $line;
+        next if $line =~ /\A\s*(?:#|\z)/;
+        push @re, qr/$line/;
+    }
+    return @re;
+}
+
+sub main {
+    my ($log, $patterns) = @_;
+    my $text = do {
+        open my $fh, '<', $log or die "MxhrLogCheck: $log: $!\n";
+        local $/;
+        <$fh> // '';
+    };
+    my @bad = unexpected($text, $patterns ? read_patterns($patterns) : ());
+    return 0 unless @bad;
+    print STDERR "$log: unexpected error or crash lines (declare the ones a "
+               . "test provokes on purpose" . ($patterns ? " in $patterns" : '')
+               . "):\n", map { "  $_\n" } @bad;
+    return 1;
 }
 
 1;
