@@ -24,7 +24,7 @@ my ($streams, $slow, $interval, $phase) = (50, 200, 0.2, 6);
 # also restarts the 10 s Timeout: they hold their workers.
 # Every worker held is what this test is about: httpd says so (AH00484).
 my $srv = MxhrServer->start(load => ['reqtimeout'], expect_errors => [qr/AH00484/],
-                            conf => MxhrServer::event_pool(children => 4, threads => 25, factor => 40) . <<'CONF');
+                            pool => { children => 4, threads => 25, factor => 40 }, conf => <<'CONF');
 RequestReadTimeout header=60 body=60
 <Location /s>
     SetHandler mxhr-stream

@@ -18,7 +18,7 @@ plan tests => 3 + 2 * 5 + 1 + 2 * 3;
 
 # One child, so that every stream is where the delivery happens.
 my $srv = MxhrServer->start(test_so => ['mxhr_test'],
-                            conf => MxhrServer::event_pool(threads => 4) . <<'CONF');
+                            pool => { threads => 4 }, conf => <<'CONF');
 <Location /s>
     SetHandler mxhr-stream
     MxhrFormat sse

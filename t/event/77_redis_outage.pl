@@ -35,8 +35,8 @@ my %srv;
 for my $s (['A', 'event'], ['B', 'prefork']) {
     # Redis stopped, paused and wiped on purpose: MXHR080 says so.
     $srv{ $s->[0] } = MxhrServer->start(mpm => $s->[1], expect_errors => [qr/MXHR080/],
-                                        conf => MxhrRedis::pool($s->[1])
-                                        . $redis->httpd_conf(heartbeat => '1s', timeout => $TIMEOUT));
+                                        pool => MxhrRedis::pool_sizes($s->[1]), conf =>
+                                        $redis->httpd_conf(heartbeat => '1s', timeout => $TIMEOUT));
 }
 my ($A, $B) = @srv{qw(A B)};
 my ($pa, $pb) = ($A->port, $B->port);

@@ -22,11 +22,11 @@ use MxhrRedis;
 my $redis = MxhrRedis->start(rdb => 1);
 # Redis crashes on purpose: MXHR080 says it went away.
 my $A = MxhrServer->start(mpm => 'event', expect_errors => [qr/MXHR080/],
-                          conf => MxhrRedis::pool('event')
-                          . $redis->httpd_conf(heartbeat => '1s'));
+                          pool => MxhrRedis::pool_sizes('event'), conf =>
+                          $redis->httpd_conf(heartbeat => '1s'));
 my $B = MxhrServer->start(mpm => 'prefork', expect_errors => [qr/MXHR080/],
-                          conf => MxhrRedis::pool('prefork')
-                          . $redis->httpd_conf(heartbeat => '1s'));
+                          pool => MxhrRedis::pool_sizes('prefork'), conf =>
+                          $redis->httpd_conf(heartbeat => '1s'));
 my $ch = uniq_name('rewind');
 my $pub = "/pub?id=$ch";
 
