@@ -48,6 +48,8 @@ sub check {
     return 1 unless @bad;
     require Test::Builder;
     my $tb = Test::Builder->new;
+    # Reported at the line that stopped the server (check, stop, caller).
+    local $Test::Builder::Level = $Test::Builder::Level + 2;
     $tb->ok(0, "$name: no unexpected error or crash in the error log");
     my $more = @bad > 20 ? "\n... and " . (@bad - 20) . " more" : '';
     $tb->diag(join("\n", 'unexpected lines:', @bad[0 .. ($#bad < 19 ? $#bad : 19)]) . $more);

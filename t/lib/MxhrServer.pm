@@ -1,7 +1,10 @@
 package MxhrServer;
 # A private httpd for tests that need a configuration of their own (MPM,
 # thread counts, AsyncRequestWorkerFactor), and a reader for many
-# streams at once. Stopped only by the PID it wrote.
+# streams at once. Its configuration is written by MxhrConf. Stopped
+# only by the PID it wrote; when it stops, its error log is checked
+# (MxhrLogCheck): an error line or a child that died of a signal that
+# the test did not declare (expect_errors) fails the test.
 use strict;
 use warnings FATAL => 'all';
 use File::Temp qw(tempdir);
