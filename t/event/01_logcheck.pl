@@ -11,8 +11,9 @@ use File::Temp qw(tempdir);
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use MxhrLogCheck ();
+use MxhrServer ();
 
-plan tests => 10 + 3 * 4 + 4;
+plan tests => 12 + 3 * 4 + 4;
 
 # ---- The checker on its own -------------------------------------------
 my $log = <<'LOG';
@@ -35,6 +36,17 @@ is_deeply [ MxhrLogCheck::unexpected('') ], [], 'an empty log is clean';
 ok !MxhrLogCheck::unexpected("[x] [mxhr:debug] error while reading\n"),
    'the word error in a debug line is not an error line';
 ok scalar(MxhrLogCheck::unexpected("[x] [core:alert] AH00000: x\n")), 'alert is';
+
+# httpd's word that a pool is full, under each MPM, as tests declare it.
+my $full = <<'LOG';
+[x] [mpm_event:error] [pid 1:tid 1] AH00484: server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting
+[x] [mpm_prefork:error] [pid 1:tid 1] AH00161: server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting
+[x] [mpm_worker:error] [pid 1:tid 1] AH00286: server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting
+[x] [mpm_worker:error] [pid 1:tid 1] AH00287: server is within MinSpareThreads of MaxRequestWorkers, consider raising the MaxRequestWorkers setting
+LOG
+is_deeply [ MxhrLogCheck::unexpected($full, MxhrServer::pool_full()) ], [], 'pool_full: the full-pool lines of every MPM';
+is scalar(MxhrLogCheck::unexpected($full, MxhrServer::blocking_pool_full('event'))), 4,
+   'blocking_pool_full: under event a full pool stays an error';
 
 # The file form scripts/apache-test.sh uses: a log, a patterns file.
 {

@@ -113,7 +113,8 @@ for my $case (@cases) {
     my ($mpm, $max, $pool) = @$case;
     # Children killed on purpose (SIGKILL: httpd may say so).
     my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => sprintf($loc, $max),
-                                expect_errors => [qr/exit signal Killed/]);
+                                expect_errors => [qr/exit signal Killed/,
+                                                  MxhrServer::blocking_pool_full($mpm)]);
     my %idle = map { $_ => sockets($_) } $srv->children;
     my $base = min values %idle;
     my $r = open_all($srv, $mpm, $max);

@@ -21,7 +21,8 @@ plan tests => 4 * @mpms;
 for my $mpm (@mpms) {
     my $pool = $mpm eq 'prefork' ? { children => 3, min_spare => 3 }
              : { threads => 5 };
-    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => <<'CONF');
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)], conf => <<'CONF');
 <Location /finite>
     SetHandler mxhr-stream
     MxhrBoundary b

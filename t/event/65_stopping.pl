@@ -65,7 +65,8 @@ for my $mpm (@mpms) {
     my $pool = $mpm eq 'prefork'
         ? { children => 8, min_spare => 8, max_spare => 16, limit => 16 }
         : { children => 2, threads => 10, limit => 4 };
-    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => <<'CONF');
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)], conf => <<'CONF');
 GracefulShutdownTimeout 10
 KeepAliveTimeout 30
 <Location /s>

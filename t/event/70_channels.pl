@@ -38,7 +38,8 @@ plan tests => 12 * @cases;
 
 for my $case (@cases) {
     my ($mpm, $pool, $max) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my (@subs, @pids, %by);
     # Four at a time, alternately HTTP/1.1 (chunked) and HTTP/1.0.

@@ -52,7 +52,8 @@ sub bodies { join ',', map { $_->{body} } $_[0]->messages }
 
 for my $case (@cases) {
     my ($mpm, $pool) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                               expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my @subs = map { ch_subscribe($port, '/sub', proto => $_ % 2 ? '1.0' : '1.1') } 1 .. 3;
     ok wait_subscribers($port, '/pub', 3), "$mpm: three subscribers";
@@ -102,7 +103,8 @@ for my $case (@cases) {
     # A full stop: the store is gone.
     my $old_store = (parse_id($id2 // ''))[0] // 0;
     $srv->stop;
-    $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc);
+    $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                               expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     $port = $srv->port;
     is ch_request($port, 'GET', '/pub')->{status}, 404, "$mpm: after a full stop the channel is gone";
     my $s = ch_subscribe($port, '/sub', headers => { 'Last-Event-ID' => $id2 // 'none' });

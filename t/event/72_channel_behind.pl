@@ -45,7 +45,8 @@ my @body = map { sprintf('m%02d:', $_) x 15000 } 0 .. $N;   # 60,000 bytes each
 
 for my $case (@cases) {
     my ($mpm, $pool) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my $fast = ch_subscribe($port, '/sub');
     my $slow = ch_subscribe($port, '/sub', rcvbuf => 4096);

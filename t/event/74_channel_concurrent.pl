@@ -41,7 +41,8 @@ for my $case (@cases) {
     # Children killed on purpose (SIGKILL: httpd may say so), maybe
     # while one changed the store (MXHR050: it is emptied).
     my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
-                                expect_errors => [qr/exit signal Killed/, qr/MXHR050/]);
+                                expect_errors => [qr/exit signal Killed/, qr/MXHR050/,
+                                                  MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my @subs = map { ch_subscribe($port, '/sub', proto => $_ % 2 ? '1.0' : '1.1') } 1 .. 3;
     ok wait_subscribers($port, '/pub', 3), "$mpm: three subscribers";

@@ -41,7 +41,8 @@ for my $case (@cases) {
     # Children killed on purpose (SIGKILL: httpd may say so), maybe
     # while one changed the store (MXHR050: it is emptied).
     my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
-                                expect_errors => [qr/exit signal Killed/, qr/MXHR050/]);
+                                expect_errors => [qr/exit signal Killed/, qr/MXHR050/,
+                                                  MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my $dir = tempdir(CLEANUP => 1);
     my @kids;

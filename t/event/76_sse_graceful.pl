@@ -58,7 +58,8 @@ sub publish {
 for my $case (@cases) {
     my ($mpm, $pool) = @$case;
     my $h2 = $mpm ne 'prefork';
-    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc, http2 => $h2);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc, http2 => $h2,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my $ch = uniq_channel("g-$mpm");
     my @subs = map { sse_open($port, "/sub?c=$ch", proto => $_) } '1.1', '1.0';

@@ -101,6 +101,22 @@ sub expect_errors {
     return $self;
 }
 
+# httpd's word that a pool is full: AH00484, AH00161, AH00286 "server
+# reached MaxRequestWorkers", AH00287 "within MinSpareThreads of
+# MaxRequestWorkers", AH00485 "scoreboard is full". A test whose pool
+# fills on purpose declares it.
+sub pool_full {
+    qr/server reached MaxRequestWorkers setting|server is within MinSpareThreads of MaxRequestWorkers|scoreboard is full, not at MaxRequestWorkers/;
+}
+
+# pool_full under worker and prefork, where every stream holds a thread
+# or a process of the tests' small pools; nothing under event, whose
+# streams hold no worker: there a full pool is a fault.
+sub blocking_pool_full {
+    my $mpm = shift;
+    return $mpm eq 'event' ? () : (pool_full());
+}
+
 # The error log's lines that stop would fail the test for, so far.
 sub unexpected_errors {
     my $self = shift;
