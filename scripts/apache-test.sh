@@ -50,9 +50,11 @@ export HOME="$work"       # Apache::Test may save its settings there
 "${runas[@]}" env HOME="$work" MXHR_MPM="$mpm" MXHR_SRC="$work" \
     perl t/TEST -httpd /usr/sbin/apache2 -httpd_conf "$work/t/conf/base-$mpm.conf" \
     -port select -maxclients 12 -minclients 12 "$@" && rc=0 || rc=$?
-# The server has stopped: its error log may hold no error line and no
-# child that died of a signal but those the tests provoke on purpose
-# (t/conf/expected-errors; t/lib/MxhrLogCheck.pm).
+# Once the server has stopped (t/TEST stops it; this in case it did not),
+# its error log may hold no error line and no child that died of a
+# signal but those the tests provoke on purpose (t/conf/expected-errors;
+# t/lib/MxhrLogCheck.pm).
+"${runas[@]}" perl t/TEST -stop >/dev/null 2>&1 || true
 if [ -f t/logs/error_log ]; then
     perl -I t/lib -MMxhrLogCheck -e 'exit MxhrLogCheck::main(@ARGV)' \
         t/logs/error_log t/conf/expected-errors || rc=1
@@ -62,7 +64,6 @@ if [ "$work" != "$src" ]; then
     mkdir -p "$src/t/logs/$mpm"
     cp -a t/logs/. "$src/t/logs/$mpm/" 2>/dev/null || true
     cp t/conf/httpd.conf "$src/t/logs/$mpm/httpd.conf" 2>/dev/null || true
-    "${runas[@]}" perl t/TEST -stop >/dev/null 2>&1 || true
     rm -rf "$work"
 fi
 exit $rc
