@@ -8,6 +8,7 @@ package MxhrServer;
 use strict;
 use warnings FATAL => 'all';
 use File::Temp qw(tempdir);
+use File::Copy ();
 use IO::Socket::INET ();
 use IO::Select ();
 use Socket qw(SOL_SOCKET SO_RCVBUF pack_sockaddr_in inet_aton);
@@ -213,8 +214,17 @@ sub stop {
     for (1 .. 100) { last unless kill 0, $pid; sleep 0.1 }
     delete $self->{pid};
     delete $LIVE{"$self"};
-    MxhrLogCheck::check($self->error_log, "$self->{mpm} httpd in $self->{dir}",
-                        @{ $self->{expect} });
+    my $ok = MxhrLogCheck::check($self->error_log, "$self->{mpm} httpd in $self->{dir}",
+                                 @{ $self->{expect} });
+    # The whole log of a failed check, kept where MXHR_KEEP_LOGS says
+    # (the server's folder goes when the test ends).
+    if (!$ok && $ENV{MXHR_KEEP_LOGS}) {
+        my $to = "$ENV{MXHR_KEEP_LOGS}/error_log." . $$ . '.' . $self->{port};
+        if (File::Copy::copy("$self->{dir}/error_log", $to)) {
+            Test::Builder->new->diag("its error log is kept in $to");
+        }
+    }
+    return $ok;
 }
 
 sub DESTROY {
