@@ -7,11 +7,6 @@
 # nginx: CHILDREN workers). bench_workdir makes the array pids_to_stop,
 # to which each started server's PID is appended (stop only those).
 
-mods=/usr/lib/apache2/modules
-bench_user=""
-[ "$(id -u)" = 0 ] && bench_user="User www-data
-Group www-data"
-
 # bench_workdir NAME: a private folder $work (/tmp/NAME.XXXXXX), and
 # the PIDs to stop at the end, servers (pids_to_stop) and clients
 # (bg_pids): stopped, and the folder removed, when the script exits.
@@ -31,57 +26,24 @@ bench_cleanup() {
     rm -rf "$work"
 }
 
-# httpd_conf_head DIR PORT [event|prefork PROCS]: the common part of an
-# httpd.conf, to which the caller appends its own directives. event:
-# CHILDREN x THREADS worker threads that never change; prefork: PROCS
-# processes that never change.
+# httpd_conf_head DIR PORT [event|prefork [PROCS [OPTION...]]]: the
+# common part of an httpd.conf, to which the caller appends its own
+# directives; written by MxhrConf (scripts/httpd-conf.pl, whose options
+# the OPTIONs are: --so, --server-name, --redis ...). event: CHILDREN x
+# THREADS worker threads that never change; prefork: PROCS processes
+# that never change (none is stopped, none is added; MinSpareServers 1:
+# no complaint while all but one are busy).
 httpd_conf_head() {
-    local d=$1 port=$2 mpm=${3:-event} procs=${4:-150}
-    cat <<CONF
-ServerRoot $d
-ServerName localhost
-DefaultRuntimeDir $d
-PidFile $d/httpd.pid
-Mutex file:$d default
-$bench_user
-Listen 127.0.0.1:$port
-ListenBacklog 8192
-LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule mxhr_module $src/.libs/mod_mxhr.so
-ErrorLog $d/error_log
-LogLevel warn
-DocumentRoot $d
-# As Debian's apache2.conf has it: no .htaccess lookups per request.
-<Directory />
-    AllowOverride None
-</Directory>
-Timeout 30
-CONF
+    local d=$1 port=$2 mpm=${3:-event} procs=${4:-150} pool
+    shift $(( $# < 4 ? $# : 4 ))
     case "$mpm" in
-    event) cat <<CONF
-# $((CHILDREN * THREADS)) worker threads in all, in $CHILDREN children that never change.
-ServerLimit $CHILDREN
-StartServers $CHILDREN
-ThreadsPerChild $THREADS
-MinSpareThreads $((CHILDREN * THREADS))
-MaxSpareThreads $((CHILDREN * THREADS))
-MaxRequestWorkers $((CHILDREN * THREADS))
-MaxConnectionsPerChild 0
-CONF
-    ;;
-    prefork) cat <<CONF
-# $procs processes that never change (none is stopped, none is added;
-# MinSpareServers 1: no complaint while all but one are busy).
-ServerLimit $procs
-StartServers $procs
-MinSpareServers 1
-MaxSpareServers $procs
-MaxRequestWorkers $procs
-MaxConnectionsPerChild 0
-CONF
-    ;;
+    event)   pool=children=$CHILDREN,threads=$THREADS,min_spare=$((CHILDREN * THREADS)),max_conns=0 ;;
+    prefork) pool=children=$procs,min_spare=1,max_spare=$procs,limit=$procs,max_conns=0 ;;
+    *) echo "bench: no pool for $mpm" >&2; return 1 ;;
     esac
+    perl "$src/scripts/httpd-conf.pl" --dir "$d" --port "$port" --mpm "$mpm" \
+        --pool "$pool" --backlog 8192 --so "$src/.libs/mod_mxhr.so" \
+        --log-level warn --timeout 30 "$@"
 }
 
 # httpd_start DIR PORT: starts the httpd configured in DIR/httpd.conf.

@@ -181,21 +181,15 @@ start_redis() {     # dir port
 # start_mxhr DIR PORT [REDIS_PORT]: CHILDREN x THREADS (set by the caller).
 start_mxhr() {
     local d=$1 port=$2 rport=${3:-}
+    local opts=(--so "$work/mod_mxhr.so")
+    # Both servers: the same name and port, so the same channels.
+    [ -z "$rport" ] || opts+=(--server-name bench.test:80
+                              --redis "redis://127.0.0.1:$rport"
+                              --load-after status --status)
     mkdir -p "$d"
-    { httpd_conf_head "$d" "$port" event
-      if [ -n "$rport" ]; then cat <<CONF
-# Both servers: the same name and port, so the same channels.
-ServerName bench.test:80
-MxhrRedis redis://127.0.0.1:$rport
-LoadModule status_module $mods/mod_status.so
-<Location /server-status>
-    SetHandler server-status
-</Location>
-CONF
-      fi
+    { httpd_conf_head "$d" "$port" event 0 "${opts[@]}"
       mxhr_channel_conf
-    } | sed "s#^LoadModule mxhr_module .*#LoadModule mxhr_module $work/mod_mxhr.so#" \
-      > "$d/httpd.conf"
+    } > "$d/httpd.conf"
     httpd_start "$d" "$port"
 }
 

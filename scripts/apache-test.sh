@@ -28,25 +28,20 @@ fi
 cd "$work"
 rm -rf t/logs
 mkdir -p t/logs
-# A minimal httpd.conf of our own: Debian has no httpd.conf, and
-# Apache::Test only sees the modules loaded here.
-mods=/usr/lib/apache2/modules
-cat > t/conf/base-$mpm.conf <<CONF
-LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authz_host_module $mods/mod_authz_host.so
-LoadModule mime_module $mods/mod_mime.so
-LoadModule dir_module $mods/mod_dir.so
-LoadModule alias_module $mods/mod_alias.so
-LoadModule env_module $mods/mod_env.so
-LoadModule setenvif_module $mods/mod_setenvif.so
-LoadModule filter_module $mods/mod_filter.so
-LoadModule deflate_module $mods/mod_deflate.so
-LoadModule status_module $mods/mod_status.so
-LoadModule http2_module $mods/mod_http2.so
-LoadModule mxhr_module $work/.libs/mod_mxhr.so
-TypesConfig /etc/mime.types
-CONF
+# A minimal httpd.conf of our own, by MxhrConf (scripts/httpd-conf.pl):
+# Debian has no httpd.conf, and Apache::Test only sees the modules
+# loaded here.
+perl scripts/httpd-conf.pl --part modules --mpm "$mpm" --types \
+    --load authz_host,mime,dir,alias,env,setenvif,filter,deflate,status,http2 \
+    --so "$work/.libs/mod_mxhr.so" > "t/conf/base-$mpm.conf"
+# Small, known worker pools (t/70_disconnect.t fills them): 12 processes
+# under prefork, 20 threads under worker and event (Apache::Test's own
+# sizing misses the event MPM). t/conf/extra.conf.in includes it.
+case "$mpm" in
+prefork) pool=children=4,min_spare=1,max_spare=12,limit=12 ;;
+*)       pool=children=2,threads=10,limit=2,min_spare=10,max_spare=20,workers=20 ;;
+esac
+perl scripts/httpd-conf.pl --part pool --mpm "$mpm" --pool "$pool" > t/conf/pool.conf
 chmod -R a+rX t
 [ ${#runas[@]} -eq 0 ] || chown -R nobody:nogroup "$work"
 
@@ -55,12 +50,20 @@ export HOME="$work"       # Apache::Test may save its settings there
 "${runas[@]}" env HOME="$work" MXHR_MPM="$mpm" MXHR_SRC="$work" \
     perl t/TEST -httpd /usr/sbin/apache2 -httpd_conf "$work/t/conf/base-$mpm.conf" \
     -port select -maxclients 12 -minclients 12 "$@" && rc=0 || rc=$?
+# Once the server has stopped (t/TEST stops it; this in case it did not),
+# its error log may hold no error line and no child that died of a
+# signal but those the tests provoke on purpose (t/conf/expected-errors;
+# t/lib/MxhrLogCheck.pm).
+"${runas[@]}" perl t/TEST -stop >/dev/null 2>&1 || true
+if [ -f t/logs/error_log ]; then
+    perl -I t/lib -MMxhrLogCheck -e 'exit MxhrLogCheck::main(@ARGV)' \
+        t/logs/error_log t/conf/expected-errors || rc=1
+fi
 # Keep the logs and screenshots of the run beside the source tree.
 if [ "$work" != "$src" ]; then
     mkdir -p "$src/t/logs/$mpm"
     cp -a t/logs/. "$src/t/logs/$mpm/" 2>/dev/null || true
     cp t/conf/httpd.conf "$src/t/logs/$mpm/httpd.conf" 2>/dev/null || true
-    "${runas[@]}" perl t/TEST -stop >/dev/null 2>&1 || true
     rm -rf "$work"
 fi
 exit $rc

@@ -18,7 +18,12 @@ echo "mod_mxhr demo: http://127.0.0.1:$port/  (stream: /mxhr-stream," \
      "JSON: /mxhr-stream/json, status: /server-status); Ctrl-C stops it"
 /usr/sbin/apache2 -d "$run" -f "$run/httpd.conf" -DFOREGROUND &
 httpd=$!
-# Stop exactly the httpd we started, however this script is stopped.
-trap 'kill -TERM $httpd 2>/dev/null; wait $httpd 2>/dev/null; rm -rf "$run"' EXIT
+# Stop exactly the httpd we started, however this script is stopped,
+# and remove its folder (each step may fail: httpd may be gone already).
+trap 'kill -TERM $httpd 2>/dev/null || true; wait $httpd 2>/dev/null || true; rm -rf "$run"' EXIT
 trap 'exit 130' INT TERM
-wait $httpd
+# httpd stopped by its PID file (a TERM) ends the demo normally.
+rc=0
+wait $httpd || rc=$?
+echo "mod_mxhr demo: httpd exited ($rc)"
+exit $rc

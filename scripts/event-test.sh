@@ -3,6 +3,8 @@
 # httpd instances of its own. As root they run as "nobody" in a private
 # copy of the built tree, like scripts/apache-test.sh.
 # Usage: scripts/event-test.sh [t/event/10_many.pl ...]
+# MXHR_KEEP_LOGS=DIR (writable by nobody when root) keeps the error log
+# of each server whose check at stop failed (t/lib/MxhrServer.pm).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$src/.libs/mod_mxhr.so" ] || { echo "build first (scripts/build.sh)" >&2; exit 2; }

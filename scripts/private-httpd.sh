@@ -15,33 +15,16 @@ mkdir -p "$run/logs"
 rm -rf "$run/htdocs"
 cp -a "$src/htdocs" "$run/htdocs"
 chmod -R a+rX "$run"
-mods=/usr/lib/apache2/modules
-user=""
-[ "$(id -u)" = 0 ] && user="User www-data
-Group www-data"
-
-cat > "$run/httpd.conf" <<CONF
-ServerRoot $run
-ServerName localhost
-DefaultRuntimeDir $run
-PidFile $run/httpd.pid
-Mutex file:$run default
-$user
-Listen 127.0.0.1:$port
-LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authz_host_module $mods/mod_authz_host.so
-LoadModule mime_module $mods/mod_mime.so
-LoadModule dir_module $mods/mod_dir.so
-LoadModule status_module $mods/mod_status.so
-LoadModule mxhr_module $src/.libs/mod_mxhr.so
-TypesConfig /etc/mime.types
+# The head (modules, logs, the run files) is MxhrConf's
+# (scripts/httpd-conf.pl); the demo's own locations follow.
+perl "$src/scripts/httpd-conf.pl" --dir "$run" --port "$port" --mpm "$mpm" \
+    --load authz_host,mime,dir,status --so "$src/.libs/mod_mxhr.so" --types \
+    --error-log "${MXHR_ERROR_LOG:-$run/logs/error_log}" \
+    --log-level "warn mxhr:debug" \
+    --access-log "${MXHR_ACCESS_LOG:-$run/logs/access_log}" \
+    --log-format '%h %t \"%r\" %>s %B %Dus' \
+    --docroot "$run/htdocs" --extra - > "$run/httpd.conf" <<CONF
 AddType text/javascript .mjs
-ErrorLog ${MXHR_ERROR_LOG:-$run/logs/error_log}
-LogLevel warn mxhr:debug
-LogFormat "%h %t \"%r\" %>s %B %Dus" demo
-CustomLog ${MXHR_ACCESS_LOG:-$run/logs/access_log} demo
-DocumentRoot $run/htdocs
 DirectoryIndex index.html
 <Directory $run/htdocs>
     Require all granted

@@ -4,6 +4,9 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use File::Temp qw(tempdir);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MxhrConf ();
 
 my @bad = (
     # [ config line, in <Location>?, expected message ]
@@ -57,27 +60,24 @@ plan tests => 2 + 3 * @bad;
 
 my $so = ($ENV{MXHR_SRC} || '.') . '/.libs/mod_mxhr.so';
 my $dir = tempdir(CLEANUP => 1);
-my $mods = '/usr/lib/apache2/modules';
 
+# The configuration checked: MxhrConf's head, then the line (in a
+# <Location> or not); returns apache2 -t's exit code, its output, and
+# the line number the message must name.
 sub check {
     my ($line, $in_location) = @_;
     my $conf = "$dir/mxhr-check.conf";
-    open my $fh, '>', $conf or die $!;
-    print $fh "ServerRoot $dir\n",
-              "ServerName localhost\n",
-              "DefaultRuntimeDir $dir\n",
-              "PidFile $dir/httpd.pid\n",
-              "ErrorLog $dir/error_log\n",
-              "Listen 127.0.0.1:1\n",
-              "LoadModule mpm_event_module $mods/mod_mpm_event.so\n",
-              "LoadModule authz_core_module $mods/mod_authz_core.so\n",
-              "LoadModule mxhr_module $so\n";
-    print $fh $in_location
+    my $head = MxhrConf::httpd_conf(dir => $dir, port => 1, so => $so,
+                                    log_level => 'warn');
+    my $body = $in_location
         ? "<Location /s>\n    SetHandler mxhr-stream\n    $line\n</Location>\n"
         : "$line\n";
+    open my $fh, '>', $conf or die $!;
+    print $fh $head, $body;
     close $fh;
+    my $lineno = ($head =~ tr/\n//) + ($in_location ? 3 : 1);
     my $out = `/usr/sbin/apache2 -t -f $conf 2>&1`;
-    return ($? >> 8, $out, $in_location ? 12 : 10);
+    return ($? >> 8, $out, $lineno);
 }
 
 my ($rc, $out) = check('MxhrInterval 250ms', 1);

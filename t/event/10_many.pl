@@ -17,7 +17,7 @@ my $loc = <<'CONF';
     MxhrMaxSections 5
 </Location>
 CONF
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(factor => 40) . $loc);
+my $srv = MxhrServer->start(pool => { factor => 40 }, conf => $loc);
 my $n = 500;
 my $r = $srv->open_streams('/s', $n);
 $r->pump(2.5);
@@ -46,7 +46,7 @@ $srv->stop;
 # AsyncRequestWorkerFactor, about 75 here with the default factor 2)
 # does not apply to them.
 (my $capped = $loc) =~ s/MxhrMaxSections 5/MxhrMaxSections 3/;
-$srv = MxhrServer->start(conf => MxhrServer::event_pool() . $capped . <<'CONF');
+$srv = MxhrServer->start(pool => {}, conf => $capped . <<'CONF');
 <Location /kept>
     SetHandler mxhr-stream
     MxhrBoundary b

@@ -10,7 +10,7 @@ use MxhrServer;
 
 plan tests => 7;
 
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(factor => 40) . <<'CONF');
+my $srv = MxhrServer->start(pool => { factor => 40 }, conf => <<'CONF');
 <Location /s>
     SetHandler mxhr-stream
     MxhrBoundary b

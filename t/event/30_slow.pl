@@ -11,7 +11,7 @@ plan tests => 5;
 
 # 4 threads, Timeout 10: without a bounded write, 8 stuck clients would
 # hold every thread for 10s at a time.
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 4, factor => 40) . <<'CONF');
+my $srv = MxhrServer->start(pool => { threads => 4, factor => 40 }, conf => <<'CONF');
 # A fixed send buffer, so that a stuck client fills it in a moment (the
 # kernel would otherwise grow it to megabytes).
 SendBufferSize 16384

@@ -14,8 +14,7 @@ my @offsets = (0.0, 0.3, 0.5, 0.97);
 plan tests => 4 * @offsets + 1;
 
 # Room for a new generation beside the old one.
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(
-    children => 2, limit => 4, factor => 40) . <<'CONF');
+my $srv = MxhrServer->start(pool => { children => 2, limit => 4, factor => 40 }, conf => <<'CONF');
 GracefulShutdownTimeout 30
 <Location /s>
     SetHandler mxhr-stream

@@ -29,7 +29,7 @@ my ($n, $interval, $run, $drop_within) = (20, 1, 12, 10);
 # no such directive (it bounded each write in time instead), hence
 # <IfDirective>, so the test runs there too.
 my $type = 'text/plain; x-pad=' . ('p' x 230);
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 4, factor => 40) . <<"CONF");
+my $srv = MxhrServer->start(pool => { threads => 4, factor => 40 }, conf => <<"CONF");
 SendBufferSize 512
 <IfDirective MxhrSendBuffer>
     MxhrSendBuffer 1k

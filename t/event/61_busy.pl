@@ -22,8 +22,9 @@ my ($streams, $slow, $interval, $phase) = (50, 200, 0.2, 6);
 # configuration, with header and body limits generous enough (60 s) that
 # it does not cut the trickling connections during the test; each byte
 # also restarts the 10 s Timeout: they hold their workers.
-my $srv = MxhrServer->start(load => ['reqtimeout'],
-                            conf => MxhrServer::event_pool(children => 4, threads => 25, factor => 40) . <<'CONF');
+# Every worker held is what this test is about: httpd says so.
+my $srv = MxhrServer->start(load => ['reqtimeout'], expect_errors => [MxhrServer::pool_full()],
+                            pool => { children => 4, threads => 25, factor => 40 }, conf => <<'CONF');
 RequestReadTimeout header=60 body=60
 <Location /s>
     SetHandler mxhr-stream

@@ -20,7 +20,7 @@ use MxhrServer;
 
 plan tests => 10;
 
-my $srv = MxhrServer->start(ssl => 1, conf => MxhrServer::event_pool(threads => 4, factor => 40) . <<'CONF');
+my $srv = MxhrServer->start(ssl => 1, pool => { threads => 4, factor => 40 }, conf => <<'CONF');
 SendBufferSize 512
 <IfDirective MxhrSendBuffer>
     MxhrSendBuffer 1k

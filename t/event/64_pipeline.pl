@@ -19,10 +19,10 @@ my @mpms = qw(event worker prefork);
 plan tests => 4 * @mpms;
 
 for my $mpm (@mpms) {
-    my $pool = $mpm eq 'prefork' ? "StartServers 3\nMinSpareServers 3\n"
-             : MxhrServer::event_pool(threads => 5);
-    $pool =~ s/^AsyncRequestWorkerFactor.*$//m if $mpm ne 'event';
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . <<'CONF');
+    my $pool = $mpm eq 'prefork' ? { children => 3, min_spare => 3 }
+             : { threads => 5 };
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)], conf => <<'CONF');
 <Location /finite>
     SetHandler mxhr-stream
     MxhrBoundary b

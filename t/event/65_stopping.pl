@@ -63,10 +63,10 @@ sub answer {
 
 for my $mpm (@mpms) {
     my $pool = $mpm eq 'prefork'
-        ? "StartServers 8\nMinSpareServers 8\nMaxSpareServers 16\nServerLimit 16\nMaxRequestWorkers 16\n"
-        : MxhrServer::event_pool(children => 2, threads => 10, limit => 4);
-    $pool =~ s/^AsyncRequestWorkerFactor.*$//m if $mpm ne 'event';
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . <<'CONF');
+        ? { children => 8, min_spare => 8, max_spare => 16, limit => 16 }
+        : { children => 2, threads => 10, limit => 4 };
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)], conf => <<'CONF');
 GracefulShutdownTimeout 10
 KeepAliveTimeout 30
 <Location /s>

@@ -30,18 +30,16 @@ CONF
 # thread or a process, so the second child comes at the latest when the
 # first is full.
 my @cases = (
-    ['event', MxhrServer::event_pool(children => 2, threads => 10)
-              . "ListenCoresBucketsRatio 1\n", 60],
-    ['worker', "ServerLimit 2\nStartServers 2\nThreadsPerChild 10\n"
-               . "MinSpareThreads 10\nMaxSpareThreads 20\nMaxRequestWorkers 20\n", 14],
-    ['prefork', "StartServers 6\nMinSpareServers 4\nMaxSpareServers 16\n"
-                . "ServerLimit 16\nMaxRequestWorkers 16\n", 10],
+    ['event', { children => 2, threads => 10, buckets => 1 }, 60],
+    ['worker', { children => 2, threads => 10 }, 14],
+    ['prefork', { children => 6, min_spare => 4, max_spare => 16, limit => 16 }, 10],
 );
 plan tests => 12 * @cases;
 
 for my $case (@cases) {
     my ($mpm, $pool, $max) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my (@subs, @pids, %by);
     # Four at a time, alternately HTTP/1.1 (chunked) and HTTP/1.0.

@@ -27,11 +27,9 @@ CONF
 
 # Room for a new generation beside the old one.
 my @cases = (
-    ['event', MxhrServer::event_pool(children => 2, threads => 10, limit => 4)],
-    ['worker', "ServerLimit 4\nStartServers 2\nThreadsPerChild 10\n"
-               . "MinSpareThreads 10\nMaxSpareThreads 40\nMaxRequestWorkers 40\n"],
-    ['prefork', "StartServers 4\nMinSpareServers 2\nMaxSpareServers 16\n"
-                . "ServerLimit 16\nMaxRequestWorkers 16\n"],
+    ['event', { children => 2, threads => 10, limit => 4 }],
+    ['worker', { children => 2, threads => 10, limit => 4, max_spare => 40 }],
+    ['prefork', { children => 4, min_spare => 2, max_spare => 16, limit => 16 }],
 );
 plan tests => 17 * @cases;
 
@@ -54,7 +52,8 @@ sub bodies { join ',', map { $_->{body} } $_[0]->messages }
 
 for my $case (@cases) {
     my ($mpm, $pool) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                               expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my @subs = map { ch_subscribe($port, '/sub', proto => $_ % 2 ? '1.0' : '1.1') } 1 .. 3;
     ok wait_subscribers($port, '/pub', 3), "$mpm: three subscribers";
@@ -104,7 +103,8 @@ for my $case (@cases) {
     # A full stop: the store is gone.
     my $old_store = (parse_id($id2 // ''))[0] // 0;
     $srv->stop;
-    $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc);
+    $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                               expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     $port = $srv->port;
     is ch_request($port, 'GET', '/pub')->{status}, 404, "$mpm: after a full stop the channel is gone";
     my $s = ch_subscribe($port, '/sub', headers => { 'Last-Event-ID' => $id2 // 'none' });

@@ -34,11 +34,9 @@ MxhrSendBuffer 1m
 CONF
 
 my @cases = (
-    ['event', MxhrServer::event_pool(children => 1, threads => 10)],
-    ['worker', "ServerLimit 1\nStartServers 1\nThreadsPerChild 10\n"
-               . "MinSpareThreads 1\nMaxSpareThreads 10\nMaxRequestWorkers 10\n"],
-    ['prefork', "StartServers 4\nMinSpareServers 2\nMaxSpareServers 10\n"
-                . "ServerLimit 10\nMaxRequestWorkers 10\n"],
+    ['event', { children => 1, threads => 10 }],
+    ['worker', { children => 1, threads => 10, min_spare => 1 }],
+    ['prefork', { children => 4, min_spare => 2, max_spare => 10, limit => 10 }],
 );
 plan tests => 10 * @cases;
 
@@ -47,7 +45,8 @@ my @body = map { sprintf('m%02d:', $_) x 15000 } 0 .. $N;   # 60,000 bytes each
 
 for my $case (@cases) {
     my ($mpm, $pool) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my $fast = ch_subscribe($port, '/sub');
     my $slow = ch_subscribe($port, '/sub', rcvbuf => 4096);

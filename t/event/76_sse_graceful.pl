@@ -29,11 +29,9 @@ CONF
 
 # Room for a new generation beside the old one.
 my @cases = (
-    ['event', MxhrServer::event_pool(children => 2, threads => 10, limit => 4)],
-    ['worker', "ServerLimit 4\nStartServers 2\nThreadsPerChild 10\n"
-               . "MinSpareThreads 10\nMaxSpareThreads 40\nMaxRequestWorkers 40\n"],
-    ['prefork', "StartServers 4\nMinSpareServers 2\nMaxSpareServers 16\n"
-                . "ServerLimit 16\nMaxRequestWorkers 16\n"],
+    ['event', { children => 2, threads => 10, limit => 4 }],
+    ['worker', { children => 2, threads => 10, limit => 4, max_spare => 40 }],
+    ['prefork', { children => 4, min_spare => 2, max_spare => 16, limit => 16 }],
 );
 plan tests => 3 * 18 + 2 * 4;
 
@@ -60,7 +58,8 @@ sub publish {
 for my $case (@cases) {
     my ($mpm, $pool) = @$case;
     my $h2 = $mpm ne 'prefork';
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc, http2 => $h2);
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc, http2 => $h2,
+                                expect_errors => [MxhrServer::blocking_pool_full($mpm)]);
     my $port = $srv->port;
     my $ch = uniq_channel("g-$mpm");
     my @subs = map { sse_open($port, "/sub?c=$ch", proto => $_) } '1.1', '1.0';

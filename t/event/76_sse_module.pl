@@ -16,7 +16,7 @@ use MxhrSse;
 plan tests => 2 + 2 * 5 + 1 + 2 * 3;
 
 my $srv = MxhrServer->start(test_so => ['mxhr_test'],
-                            conf => MxhrServer::event_pool(threads => 4) . <<'CONF');
+                            pool => { threads => 4 }, conf => <<'CONF');
 <Location /s>
     SetHandler mxhr-stream
     MxhrChannel %{mxhr_arg:id}

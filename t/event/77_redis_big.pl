@@ -16,8 +16,8 @@ use MxhrRedis;
 my $MB3 = 3 * 1024 * 1024;
 my $redis = MxhrRedis->start;
 for my $mpm (qw(event prefork)) {
-    my $srv = MxhrServer->start(mpm => $mpm, conf => MxhrRedis::pool($mpm)
-        . $redis->httpd_conf(heartbeat => '30s')
+    my $srv = MxhrServer->start(mpm => $mpm, pool => MxhrRedis::pool_sizes($mpm), conf =>
+        $redis->httpd_conf(heartbeat => '30s')
         . "<Location /big>\n    SetHandler mxhr-publish\n"
         . "    MxhrChannel %{mxhr_arg:id}\n    MxhrMessageMaxSize 4m\n</Location>\n");
     my $ch = uniq_name("big$mpm");

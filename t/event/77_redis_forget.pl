@@ -15,8 +15,8 @@ use MxhrChannel;
 use MxhrRedis;
 
 my $redis = MxhrRedis->start;
-my $srv = MxhrServer->start(mpm => 'event', conf => MxhrRedis::pool('event')
-                            . $redis->httpd_conf(heartbeat => '30s'));
+my $srv = MxhrServer->start(mpm => 'event', pool => MxhrRedis::pool_sizes('event'), conf =>
+                            $redis->httpd_conf(heartbeat => '30s'));
 my $port = $srv->port;
 my ($old, $other) = (uniq_name('old'), uniq_name('other'));
 sub publish {

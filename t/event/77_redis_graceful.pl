@@ -25,7 +25,7 @@ my @pairs = (['event', 'prefork'], ['prefork', 'event']);
 
 sub httpd {
     my $mpm = shift;
-    return MxhrServer->start(mpm => $mpm, conf => MxhrRedis::pool($mpm) . $redis->httpd_conf);
+    return MxhrServer->start(mpm => $mpm, pool => MxhrRedis::pool_sizes($mpm), conf => $redis->httpd_conf);
 }
 
 # A client: its connections, one after the other, and what they got.

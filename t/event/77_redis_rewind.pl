@@ -20,10 +20,13 @@ use MxhrChannel;
 use MxhrRedis;
 
 my $redis = MxhrRedis->start(rdb => 1);
-my $A = MxhrServer->start(mpm => 'event', conf => MxhrRedis::pool('event')
-                          . $redis->httpd_conf(heartbeat => '1s'));
-my $B = MxhrServer->start(mpm => 'prefork', conf => MxhrRedis::pool('prefork')
-                          . $redis->httpd_conf(heartbeat => '1s'));
+# Redis crashes on purpose: MXHR080 says it went away.
+my $A = MxhrServer->start(mpm => 'event', expect_errors => [qr/MXHR080/],
+                          pool => MxhrRedis::pool_sizes('event'), conf =>
+                          $redis->httpd_conf(heartbeat => '1s'));
+my $B = MxhrServer->start(mpm => 'prefork', expect_errors => [qr/MXHR080/],
+                          pool => MxhrRedis::pool_sizes('prefork'), conf =>
+                          $redis->httpd_conf(heartbeat => '1s'));
 my $ch = uniq_name('rewind');
 my $pub = "/pub?id=$ch";
 

@@ -19,6 +19,7 @@ use IO::Socket::INET ();
 use IO::Select ();
 use Time::HiRes qw(time sleep);
 use MxhrServer ();
+use MxhrConf ();
 use Test::More ();
 
 my $SERVER = '/usr/bin/redis-server';
@@ -201,9 +202,7 @@ sub httpd_conf {
     my $url = $self->url;
     my $hb = $o{heartbeat} // '1s';
     my $timeout = $o{timeout} // 1;
-    return <<"CONF";
-MxhrRedis $url
-MxhrRedisTimeout $timeout
+    return MxhrConf::redis(url => $url, timeout => $timeout) . <<"CONF";
 ServerName mxhr.test:80
 GracefulShutdownTimeout 30
 <Location /pub>
@@ -232,9 +231,6 @@ GracefulShutdownTimeout 30
 CONF
 }
 
-# A pool for each MPM with room for a dozen streams per server and a new
-# generation beside the old one (graceful restarts). Under event, two
-# listener buckets, so that connections land in both children.
 # Stops the test's httpd servers, then checks that no child of theirs
 # died of a signal (a prefork child's pool cleanups once ran under the
 # Redis reader's thread and crashed every child at its end).
@@ -247,13 +243,19 @@ sub stop_servers {
     }
 }
 
-sub pool {
+# A pool for each MPM with room for a dozen streams per server and a new
+# generation beside the old one (graceful restarts). Under event, two
+# listener buckets, so that connections land in both children.
+# pool_sizes: for MxhrServer->start(pool => ...); pool: as directives.
+sub pool_sizes {
     my $mpm = shift;
-    return MxhrServer::event_pool(children => 2, threads => 16, limit => 4)
-           . "ListenCoresBucketsRatio 1\n" if $mpm eq 'event';
-    return "StartServers 10\nMinSpareServers 4\nMaxSpareServers 32\n"
-           . "ServerLimit 40\nMaxRequestWorkers 40\n" if $mpm eq 'prefork';
+    return { children => 2, threads => 16, limit => 4, buckets => 1 }
+        if $mpm eq 'event';
+    return { children => 10, min_spare => 4, max_spare => 32, limit => 40 }
+        if $mpm eq 'prefork';
     die "no pool for $mpm";
 }
+
+sub pool { MxhrConf::pool($_[0], %{ pool_sizes($_[0]) }) }
 
 1;

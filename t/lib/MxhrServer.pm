@@ -1,16 +1,26 @@
 package MxhrServer;
 # A private httpd for tests that need a configuration of their own (MPM,
 # thread counts, AsyncRequestWorkerFactor), and a reader for many
-# streams at once. Stopped only by the PID it wrote.
+# streams at once. Its configuration is written by MxhrConf. Stopped
+# only by the PID it wrote; when it stops, its error log is checked
+# (MxhrLogCheck): an error line or a child that died of a signal that
+# the test did not declare (expect_errors) fails the test.
 use strict;
 use warnings FATAL => 'all';
 use File::Temp qw(tempdir);
+use File::Copy ();
 use IO::Socket::INET ();
 use IO::Select ();
 use Socket qw(SOL_SOCKET SO_RCVBUF pack_sockaddr_in inet_aton);
 use Time::HiRes qw(time sleep);
 
-my $MODS = '/usr/lib/apache2/modules';
+use Scalar::Util qw(weaken);
+use Test::Builder ();
+use MxhrConf ();
+use MxhrLogCheck ();
+
+# Servers started and not yet stopped, by address (weak references).
+my %LIVE;
 
 # Interrupted tests still stop the servers they started (DESTROY).
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
@@ -23,7 +33,15 @@ sub free_port {
     return $p;
 }
 
-# MxhrServer->start(mpm => 'event', conf => "directives...")
+# MxhrServer->start(mpm => 'event', conf => "directives...", ...):
+#   pool => { children => 2, threads => 10, ... }   the MPM's pool, as
+#           MxhrConf::pool (or a pool string at the head of conf)
+#   load => ['reqtimeout']       httpd's modules by name
+#   test_so => ['mxhr_test']     the tree's test modules
+#   http2 => 1, ssl => 1 (TLS on ssl_port), redis => { url, timeout }
+#   expect_errors => [qr/.../, 'text', ...]   error-log lines this test
+#           provokes on purpose (see stop and MxhrLogCheck)
+# The configuration is MxhrConf's.
 sub start {
     my ($class, %o) = @_;
     my $src = $ENV{MXHR_SRC} || '.';
@@ -33,64 +51,20 @@ sub start {
     my $port = free_port();
     my $so = "$src/.libs/mod_mxhr.so";
     -f $so or die "no module at $so";
-    my $user = $> == 0 ? "User www-data\nGroup www-data\n" : '';
-    my $h2 = $o{http2} ? "LoadModule http2_module $MODS/mod_http2.so\nProtocols h2c http/1.1\n" : '';
-    # Extra modules by name, e.g. load => ['reqtimeout'].
-    my $load = join '', map { "LoadModule ${_}_module $MODS/mod_$_.so\n" }
-                            @{ $o{load} || [] };
-    # Test modules built with the tree, e.g. test_so => ['mxhr_test'].
-    $load .= join '', map { "LoadModule ${_}_module $src/t/modules/.libs/mod_$_.so\n" }
-                          @{ $o{test_so} || [] };
-    # TLS on a second port, with a self-signed certificate made here.
-    my ($ssl, $ssl_port) = ('', undef);
-    if ($o{ssl}) {
-        $ssl_port = free_port();
-        system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
-               . "-subj /CN=localhost -keyout $dir/key.pem "
-               . "-out $dir/cert.pem >/dev/null 2>&1") == 0
-            or die "openssl could not make a certificate";
-        chmod 0644, "$dir/key.pem";
-        $ssl = <<"SSL";
-LoadModule socache_shmcb_module $MODS/mod_socache_shmcb.so
-LoadModule ssl_module $MODS/mod_ssl.so
-Listen 127.0.0.1:$ssl_port https
-SSLSessionCache shmcb:$dir/ssl_scache(512000)
-<VirtualHost 127.0.0.1:$ssl_port>
-    SSLEngine on
-    SSLCertificateFile $dir/cert.pem
-    SSLCertificateKeyFile $dir/key.pem
-</VirtualHost>
-SSL
-    }
+    my $ssl_port = $o{ssl} ? free_port() : undef;
+    my $conf = MxhrConf::httpd_conf(
+        dir => $dir, port => $port, mpm => $mpm, src => $src, so => $so,
+        load => ['status'], load_after => $o{load}, test_so => $o{test_so},
+        http2 => $o{http2}, timeout => 10, status => 1,
+        ($o{pool} ? (pool => $o{pool}) : ()),
+        ($o{redis} ? (redis => $o{redis}) : ()),
+        extra => $o{conf} // '', ssl_port => $ssl_port);
     open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh <<"CONF";
-ServerRoot $dir
-ServerName localhost
-DefaultRuntimeDir $dir
-PidFile $dir/httpd.pid
-Mutex file:$dir default
-${user}Listen 127.0.0.1:$port
-LoadModule mpm_${mpm}_module $MODS/mod_mpm_${mpm}.so
-LoadModule authz_core_module $MODS/mod_authz_core.so
-LoadModule status_module $MODS/mod_status.so
-LoadModule mxhr_module $so
-$h2$load
-ErrorLog $dir/error_log
-LogLevel info mxhr:debug
-DocumentRoot $dir
-<Directory />
-    AllowOverride None
-</Directory>
-Timeout 10
-<Location /server-status>
-    SetHandler server-status
-</Location>
-$o{conf}
-$ssl
-CONF
+    print $fh $conf;
     close $fh;
     my $self = bless { dir => $dir, port => $port, mpm => $mpm,
-                       ssl_port => $ssl_port }, $class;
+                       ssl_port => $ssl_port, owner => $$,
+                       expect => [ @{ $o{expect_errors} || [] } ] }, $class;
     my $out = `/usr/sbin/apache2 -d $dir -f $dir/httpd.conf -k start 2>&1`;
     die "httpd did not start: $out" if $?;
     # httpd binds its port before it detaches and writes its PID file:
@@ -99,7 +73,13 @@ CONF
         my $pid = $self->pid;
         my $s = $pid && kill(0, $pid)
             && IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
-        if ($s) { close $s; $self->{pid} = $pid; return $self }
+        if ($s) {
+            close $s;
+            $self->{pid} = $pid;
+            $LIVE{"$self"} = $self;
+            weaken $LIVE{"$self"};
+            return $self;
+        }
         sleep 0.05;
     }
     die "httpd not listening on $port: " . $self->error_log;
@@ -108,16 +88,40 @@ CONF
 # The worker pool of an event-MPM test server: children that never
 # change, threads, AsyncRequestWorkerFactor (omitted: the default), and
 # a limit on children above those started (room for a restart).
+# MxhrConf::pool writes it; the start option pool => {...} is the same.
 sub event_pool {
     my %o = (children => 1, threads => 25, @_);
-    my $limit = $o{limit} || $o{children};
-    my $t = $o{children} * $o{threads};
-    my $conf = "ServerLimit $limit\nStartServers $o{children}\n"
-             . "ThreadsPerChild $o{threads}\nMinSpareThreads $o{threads}\n"
-             . "MaxSpareThreads $t\nMaxRequestWorkers "
-             . ($limit * $o{threads}) . "\n";
-    $conf .= "AsyncRequestWorkerFactor $o{factor}\n" if $o{factor};
-    return $conf;
+    return MxhrConf::pool('event', %o);
+}
+
+# Error-log lines this test provokes on purpose (crashes it causes, bad
+# requests, an outage): patterns as MxhrLogCheck takes them.
+sub expect_errors {
+    my ($self, @patterns) = @_;
+    push @{ $self->{expect} }, @patterns;
+    return $self;
+}
+
+# httpd's word that a pool is full: AH00484, AH00161, AH00286 "server
+# reached MaxRequestWorkers", AH00287 "within MinSpareThreads of
+# MaxRequestWorkers", AH00485 "scoreboard is full". A test whose pool
+# fills on purpose declares it.
+sub pool_full {
+    qr/server reached MaxRequestWorkers setting|server is within MinSpareThreads of MaxRequestWorkers|scoreboard is full, not at MaxRequestWorkers/;
+}
+
+# pool_full under worker and prefork, where every stream holds a thread
+# or a process of the tests' small pools; nothing under event, whose
+# streams hold no worker: there a full pool is a fault.
+sub blocking_pool_full {
+    my $mpm = shift;
+    return $mpm eq 'event' ? () : (pool_full());
+}
+
+# The error log's lines that stop would fail the test for, so far.
+sub unexpected_errors {
+    my $self = shift;
+    return MxhrLogCheck::unexpected($self->error_log, @{ $self->{expect} });
 }
 
 sub port { $_[0]{port} }
@@ -198,15 +202,45 @@ sub status_end {
     }
 }
 
+# SIGTERM to our httpd, and wait until it has gone; then its error log
+# is checked (MxhrLogCheck): a line at level error or worse, or a child
+# that died of a signal, that the test did not declare it expects fails
+# the test. Only in the process that started it (not a forked child).
 sub stop {
     my $self = shift;
+    return unless ($self->{owner} // $$) == $$;
     my $pid = $self->{pid} or return;
     kill 'TERM', $pid;
     for (1 .. 100) { last unless kill 0, $pid; sleep 0.1 }
     delete $self->{pid};
+    delete $LIVE{"$self"};
+    my $ok = MxhrLogCheck::check($self->error_log, "$self->{mpm} httpd in $self->{dir}",
+                                 @{ $self->{expect} });
+    # The whole log of a failed check, kept where MXHR_KEEP_LOGS says
+    # (the server's folder goes when the test ends).
+    if (!$ok && $ENV{MXHR_KEEP_LOGS}) {
+        my $to = "$ENV{MXHR_KEEP_LOGS}/error_log." . $$ . '.' . $self->{port};
+        if (File::Copy::copy("$self->{dir}/error_log", $to)) {
+            Test::Builder->new->diag("its error log is kept in $to");
+        }
+    }
+    return $ok;
 }
 
-sub DESTROY { $_[0]->stop }
+sub DESTROY {
+    my $self = shift;
+    local ($?, $@, $!);
+    $self->stop;
+}
+
+# The servers still running when the test ends are stopped, and their
+# logs checked, before Test::Builder counts the tests (its END block ran
+# compiled before this one, so it runs after it); at global destruction
+# it would be too late to fail the test.
+END {
+    local $?;
+    $_->stop for grep { defined } values %LIVE;
+}
 
 # TCP connections to our port in CLOSE_WAIT (server side), from /proc.
 sub close_wait {

@@ -10,13 +10,15 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET ();
 use FindBin;
 use lib "$FindBin::Bin/../lib";
+use MxhrConf ();
 
 plan skip_all => 'needs root (it installs into the system)' if $> != 0;
 plan tests => 21;
 
 my $src = "$FindBin::Bin/../..";
 my $etc = '/etc/apache2';
-my $so = '/usr/lib/apache2/modules/mod_mxhr.so';
+# Where make install puts it: httpd's module directory, as apxs says.
+my $so = MxhrConf::modules_dir() . '/mod_mxhr.so';
 # configure's default prefix; make install puts the page there.
 my $htdocs = '/usr/local/share/mod_mxhr/htdocs';
 my %was = (
@@ -139,7 +141,7 @@ else {
     pass 'mxhr was enabled before: left enabled';
 }
 if ($was{installed}) {
-    system("cp -a $keep/mod_mxhr.so /usr/lib/apache2/modules/ && "
+    system("cp -a $keep/mod_mxhr.so " . MxhrConf::modules_dir() . "/ && "
            . "cp -a $keep/mxhr.load $keep/mxhr.conf $etc/mods-available/");
     pass 'the earlier install is put back';
 }
