@@ -72,7 +72,8 @@ static int api_check(request_rec *r, const mxhr_settings *set,
         return api_refuse(r, HTTP_BAD_REQUEST, why, out);
     }
     *id = ids[0];
-    if ((why = mxhr_publish_check(ct, event)) != NULL) {
+    if ((why = mxhr_publish_check(r->pool, ct, event, "the event name"))
+        != NULL) {
         return api_refuse(r, HTTP_BAD_REQUEST, why, out);
     }
     if (!body && len) {

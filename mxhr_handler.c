@@ -122,8 +122,7 @@ static int negotiate(request_rec *r, mxhr_ask *q)
         if (why) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(016)
                           "subscription refused (400): %s", why);
-            ap_custom_response(r, HTTP_BAD_REQUEST, apr_pstrcat(
-                r->pool, ap_escape_html(r->pool, why), "\n", NULL));
+            mxhr_custom_text(r, HTTP_BAD_REQUEST, why);
             return HTTP_BAD_REQUEST;
         }
     }
@@ -231,10 +230,7 @@ static int subscribe(request_rec *r, mxhr_ask *q, mxhr_stream *s)
         /* Redis: logged once per outage (MXHR080). */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(019)
                       "refusing the subscription with 503: %s", why);
-        ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
-                           apr_pstrcat(r->pool,
-                                       ap_escape_html(r->pool, why),
-                                       "\n", NULL));
+        mxhr_custom_text(r, HTTP_SERVICE_UNAVAILABLE, why);
         mxhr_shared_release(&s->hold);
         return refuse(r, &q->set);
     }

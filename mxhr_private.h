@@ -7,6 +7,8 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_core.h"
+#include "apr_strings.h"
 
 extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
@@ -21,5 +23,17 @@ APLOG_USE_MODULE(mxhr);
  * (mxhr_config.h repeats it, token for token, until its files include
  * this header.) */
 #define MXHR_LOGNO(n) "MXHR" #n ": "
+
+/* Answers status with why as its body, text/html-escaped, one line.
+ * The leading quote says "a message" to httpd: without it a why that
+ * looks like a URL ("X-EventSource-Event: ...", "/path") would be taken
+ * for an ErrorDocument to redirect to. */
+static APR_INLINE void mxhr_custom_text(request_rec *r, int status,
+                                        const char *why)
+{
+    ap_custom_response(r, status, apr_pstrcat(r->pool, "\"",
+                                              ap_escape_html(r->pool, why),
+                                              "\n", NULL));
+}
 
 #endif /* MXHR_PRIVATE_H */

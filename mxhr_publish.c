@@ -80,8 +80,7 @@ static int answer(request_rec *r, int status, const char *channel,
 /* A short plain-text error body that says what is wrong. */
 static int refuse(request_rec *r, int status, const char *why)
 {
-    ap_custom_response(r, status, apr_pstrcat(r->pool,
-                       ap_escape_html(r->pool, why), "\n", NULL));
+    mxhr_custom_text(r, status, why);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MXHR_LOGNO(070)
                   "publish refused (%d): %s", status, why);
     return status;
@@ -258,7 +257,8 @@ int mxhr_publish_message(request_rec *r, const mxhr_settings *set,
     return OK;
 }
 
-const char *mxhr_publish_check(const char **ct, const char *event)
+const char *mxhr_publish_check(apr_pool_t *p, const char **ct,
+                               const char *event, const char *event_is)
 {
     if (!*ct || !**ct) {
         *ct = "application/octet-stream";
@@ -272,13 +272,14 @@ const char *mxhr_publish_check(const char **ct, const char *event)
     if (event && (!*event || strlen(event) > MXHR_EVENT_NAME_MAX
                   || strpbrk(event, "\r\n")
                   || !mxhr_utf8_valid(event, strlen(event)))) {
-        return "the event name must be 1 to 255 bytes of UTF-8 without "
-               "CR or LF";
+        return apr_pstrcat(p, event_is, " must be 1 to 255 bytes of UTF-8 "
+                           "without CR or LF", NULL);
     }
     /* Else a publisher could forge the module's mxhr-close, or pass a
      * text body off as a binary one. */
     if (event && mxhr_event_name_reserved(event, strlen(event))) {
-        return "event names mxhr-... and ...-base64 are the module's own";
+        return apr_pstrcat(p, event_is, ": names mxhr-... and ...-base64 "
+                           "are the module's own", NULL);
     }
     return NULL;
 }
@@ -297,7 +298,8 @@ static int publish(request_rec *r, const mxhr_settings *set,
     if ((st = read_body(r, set->message_max, &body, &len)) != OK) {
         return st;
     }
-    if ((why = mxhr_publish_check(&ct, event)) != NULL) {
+    if ((why = mxhr_publish_check(r->pool, &ct, event,
+                                  "X-EventSource-Event")) != NULL) {
         return refuse(r, HTTP_BAD_REQUEST, why);
     }
     st = mxhr_publish_message(r, set, vhost, channel, ct, event, body, len,

@@ -11,9 +11,10 @@ void mxhr_publish_register_hooks(apr_pool_t *p);
 
 /* Checks what a publish says of its message besides its body: the
  * content type (none: application/octet-stream, set in *ct) and the SSE
- * event name (NULL: none; not one of the module's own). NULL when good,
- * else why not, for a 400. */
-const char *mxhr_publish_check(const char **ct, const char *event);
+ * event name (NULL: none; not one of the module's own), called event_is
+ * in the answer. NULL when good, else why not, for a 400. */
+const char *mxhr_publish_check(apr_pool_t *p, const char **ct,
+                               const char *event, const char *event_is);
 
 /* Stores a checked message in channel of vhost, with set's history and
  * channel limit, and wakes its subscribers (in every child; with Redis,

@@ -26,7 +26,7 @@ suite() {
     fi
 }
 
-suite source prove t/source/
+suite source prove t/source/*.pl
 for mpm in prefork worker event; do
     suite "apache-test-$mpm" bash scripts/apache-test.sh "$mpm"
 done
