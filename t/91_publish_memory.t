@@ -45,7 +45,8 @@ sub hwm {
 
 # A fresh server for each way, so that neither finds the other's peak.
 for my $how (qw(chunked length)) {
-    my $srv = MxhrServer->start(mpm => 'prefork', conf => $conf);
+    my $srv = MxhrServer->start(mpm => 'prefork', conf => $conf,
+        expect_errors => [MxhrServer::blocking_pool_full('prefork')]);
     # One small publish first: the child's code and pools are in use.
     my $r = ch_request($srv->port, 'POST', '/pub?id=warm', body => 'x');
     is $r->{status}, 202, "$how: a small publish (202)";

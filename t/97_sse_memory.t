@@ -21,7 +21,9 @@ plan tests => 6;
 
 my $MB = 1024 * 1024;
 my $size = 12 * $MB;
-my $srv = MxhrServer->start(mpm => 'prefork', conf => <<'CONF');
+my $srv = MxhrServer->start(mpm => 'prefork',
+                            expect_errors => [MxhrServer::blocking_pool_full('prefork')],
+                            conf => <<'CONF');
 StartServers 2
 MinSpareServers 2
 MaxSpareServers 2

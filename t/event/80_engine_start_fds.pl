@@ -26,7 +26,7 @@ my $loc = <<'CONF';
     MxhrMaxSections 3
 </Location>
 CONF
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 5)
+my $srv = MxhrServer->start(expect_errors => [qr/MXHR030/], conf => MxhrServer::event_pool(threads => 5)
                                     . $loc);
 my @kids = $srv->children;
 is scalar(@kids), 1, 'one child';

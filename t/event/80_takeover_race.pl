@@ -46,7 +46,8 @@ my $loc = <<'CONF';
     MxhrMaxSections 3
 </Location>
 CONF
-my $srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 25,
+my $srv = MxhrServer->start(expect_errors => [MxhrServer::pool_full()],
+                            conf => MxhrServer::event_pool(threads => 25,
                                                            factor => 10)
                                     . $loc);
 delete $ENV{MXHR_TEST_WORKER_LAG_MS};
@@ -125,7 +126,8 @@ ok !grep({ kill 0, $_ } @kids), 'the children exited with the server';
 # which is SERVER_READY only between two jobs (a few microseconds
 # here; the engine looks every 5 ms).
 $ENV{MXHR_TEST_WORKER_LAG_MS} = 200;
-$srv = MxhrServer->start(conf => MxhrServer::event_pool(threads => 2,
+$srv = MxhrServer->start(expect_errors => [MxhrServer::pool_full()],
+                            conf => MxhrServer::event_pool(threads => 2,
                                                        factor => 40)
                                  . $loc);
 delete $ENV{MXHR_TEST_WORKER_LAG_MS};

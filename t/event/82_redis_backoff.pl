@@ -18,7 +18,8 @@ use MxhrChannel;
 use MxhrRedis;
 
 my $redis = MxhrRedis->start;
-my $srv = MxhrServer->start(mpm => 'prefork', conf => MxhrRedis::pool('prefork')
+my $srv = MxhrServer->start(mpm => 'prefork', expect_errors => [qr/MXHR080/],
+                            conf => MxhrRedis::pool('prefork')
                             . $redis->httpd_conf(heartbeat => '1s', timeout => 1));
 my $port = $srv->port;
 my $ch = uniq_name('backoff');

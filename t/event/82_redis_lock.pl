@@ -49,7 +49,8 @@ chmod 0755, "$dir/shim.so";
 my $redis = MxhrRedis->start;
 my $srv = do {
     local $ENV{LD_PRELOAD} = "$dir/shim.so";
-    MxhrServer->start(mpm => 'prefork', conf => MxhrRedis::pool('prefork')
+    MxhrServer->start(mpm => 'prefork', expect_errors => [qr/MXHR086/],
+                         conf => MxhrRedis::pool('prefork')
                       . $redis->httpd_conf(heartbeat => '30s'));
 };
 my $ch = uniq_name('lock');
