@@ -190,6 +190,9 @@ typedef struct {
      * compare-and-swap, without the lock. */
     volatile apr_uint32_t row_pid[ROWS];
     volatile apr_uint32_t row_epoch[ROWS];
+    /* The row's process has subscribed at some time: only then has
+     * its death anything to give back. */
+    volatile apr_uint32_t row_subbed[ROWS];
     volatile apr_uint64_t last_seq;
     volatile apr_uint64_t published, delivered;
     apr_uint64_t vhost_off, chan_off, index_off, tomb_off, sub_off;
@@ -238,6 +241,7 @@ static apr_uint64_t store_layout(void)
         sizeof(dead_row), sizeof(store_state), sizeof(undo_log),
         sizeof(pthread_mutex_t), sizeof(mxhr_redis_shared),
         offsetof(store_hdr, lock), offsetof(store_hdr, row_epoch),
+        offsetof(store_hdr, row_subbed),
         offsetof(store_hdr, last_seq), offsetof(store_hdr, dead),
         offsetof(store_hdr, s), offsetof(store_hdr, redis),
         offsetof(store_hdr, undo), offsetof(chan_row, last_seq),
@@ -264,6 +268,19 @@ static apr_uint64_t hash_key(apr_uint32_t vhost, const char *name,
  * process leaves them (compiler and CPU). */
 #define BARRIER() __sync_synchronize()
 
+#ifdef MXHR_STORE_TEST
+/* t/unit/store_test.c: called where a step saves or ends, to die there
+ * (the store is built with -DMXHR_STORE_TEST only for that test). */
+void (*mxhr_store_test_point)(void);
+#define TEST_POINT() do {                                               \
+    if (mxhr_store_test_point) {                                        \
+        mxhr_store_test_point();                                        \
+    }                                                                   \
+} while (0)
+#else
+#define TEST_POINT()
+#endif
+
 /* Saves len bytes at p before a step changes them. */
 static void undo_save(const volatile void *p, apr_size_t len)
 {
@@ -271,6 +288,7 @@ static void undo_save(const volatile void *p, apr_size_t len)
     apr_size_t need = sizeof(undo_entry) + ALIGN8(len);
     undo_entry *e;
 
+    TEST_POINT();
     if (used + need > UNDO_BYTES) {
         /* Cannot be undone: a death before the step ends empties the
          * store, as if there were no log. */
@@ -293,6 +311,7 @@ static void undo_save(const volatile void *p, apr_size_t len)
 /* Ends a step: what it changed stays, whatever happens next. */
 static void undo_commit(void)
 {
+    TEST_POINT();
     BARRIER();
     st->undo.used = 0;
     st->undo.overflow = 0;
@@ -1008,6 +1027,11 @@ static apr_uint32_t lookup(const char *vhost, const char *name, int make,
         n = chan_make(v, name, max_channels);
         if (n == PAD) {
             *why = MXHR_STORE_FULL;
+            if (!VHOSTS()[v].channels) {
+                /* Made just now for nothing: not kept. */
+                SAVE(VHOSTS()[v].used);
+                VHOSTS()[v].used = 0;
+            }
         }
     }
     return n;
@@ -1240,6 +1264,11 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
         apr_uint32_t k = st->s.sub_free - 1;
         sub_row *r = &SUBS()[k];
 
+        if (my_row >= 0 && !st->row_subbed[my_row]) {
+            /* Before the subscription exists: the parent then always
+             * knows a dead child's rows are to be looked for. */
+            apr_atomic_set32(&st->row_subbed[my_row], 1);
+        }
         SAVE_STATE();
         SAVE(*c);
         SAVE(*r);
@@ -1388,14 +1417,22 @@ static void reap_some(void)
 static void store_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
                                int slot, mpm_child_status state)
 {
-    int i;
+    int i, subbed = 1;
 
     /* Any generation: the store outlives them. */
     if (state != MPM_CHILD_EXITED || !st || pid <= 0) {
         return;
     }
     for (i = 0; i < ROWS; i++) {
-        apr_atomic_cas32(&st->row_pid[i], 0, (apr_uint32_t)pid);
+        if (apr_atomic_read32(&st->row_pid[i]) == (apr_uint32_t)pid) {
+            /* Read before the row is freed for another to claim. */
+            subbed = apr_atomic_read32(&st->row_subbed[i]) != 0;
+            apr_atomic_cas32(&st->row_pid[i], 0, (apr_uint32_t)pid);
+        }
+    }
+    if (!subbed) {
+        /* It never subscribed: nothing to give back. */
+        return;
     }
     for (i = 0; i < DEAD_MAX; i++) {
         if (apr_atomic_cas32(&st->dead[i].pid, (apr_uint32_t)pid, 0) == 0) {
@@ -1614,6 +1651,7 @@ void mxhr_store_child_init(apr_pool_t *pchild)
     }
     for (i = 0; i < ROWS; i++) {
         if (apr_atomic_cas32(&st->row_pid[i], pid, 0) == 0) {
+            apr_atomic_set32(&st->row_subbed[i], 0);
             my_row = i;
             break;
         }
@@ -1785,3 +1823,145 @@ apr_uint32_t mxhr_store_sub_changes(void)
 {
     return st ? apr_atomic_read32(&st->sub_changes) : 0;
 }
+
+#ifdef MXHR_STORE_TEST
+/* t/unit/store_test.c: takes the lock (recovering from a dead holder)
+ * and checks that every structure agrees with the others; NULL when
+ * whole, else what is wrong. */
+const char *mxhr_store_test_check(apr_uint64_t *store_id);
+const char *mxhr_store_test_check(apr_uint64_t *store_id)
+{
+    static char err[256];
+    apr_uint64_t messages = 0, subs = 0, channels = 0, pos;
+    apr_uint32_t i, j, nfree = 0, nsfree = 0, vch[VHOSTS_MAX];
+    int torn;
+
+    if (!store_lock()) {
+        return "cannot lock";
+    }
+    *store_id = st->store_id;
+    err[0] = '\0';
+    memset(vch, 0, sizeof(vch));
+    for (i = 0; i < st->nchan && !err[0]; i++) {
+        chan_row *c = &CHANS()[i];
+        apr_uint32_t n = 0, rs = 0;
+        apr_uint64_t prev = NONE, seq = 0, sc = 0;
+
+        if (!c->used) {
+            continue;
+        }
+        channels++;
+        if (c->vhost >= VHOSTS_MAX || !VHOSTS()[c->vhost].used) {
+            apr_snprintf(err, sizeof(err), "channel %u: no vhost", i);
+            break;
+        }
+        vch[c->vhost]++;
+        if (chan_find(c->vhost, c->name) != i) {
+            apr_snprintf(err, sizeof(err), "channel %u not indexed", i);
+            break;
+        }
+        for (pos = c->count ? c->first_pos : NONE; pos != NONE;
+             pos = rec_at(pos)->next) {
+            rec_hdr *h = rec_at(pos);
+
+            if (pos < st->s.tail || pos >= st->s.head || n > c->count
+                || h->chan != i || h->gen != c->gen || h->dead
+                || h->prev != prev || h->seq <= seq
+                || h->seq > c->last_seq) {
+                apr_snprintf(err, sizeof(err), "channel %u: record %u "
+                             "wrong", i, n);
+                break;
+            }
+            prev = pos;
+            seq = h->seq;
+            n++;
+        }
+        if (!err[0] && (n != c->count || (n && prev != c->last_pos))) {
+            apr_snprintf(err, sizeof(err), "channel %u: count %u, has %u",
+                         i, c->count, n);
+        }
+        messages += n;
+        for (j = 0; j < st->nsub; j++) {
+            sub_row *r = &SUBS()[j];
+
+            if (r->pid && r->chan == i && r->gen == c->gen) {
+                sc++;
+                rs += r->row >= 0;
+            }
+        }
+        for (j = 0; j < ROWS; j++) {
+            if (((c->rows >> j) & 1) != (c->row_subs[j] != 0)) {
+                apr_snprintf(err, sizeof(err), "channel %u: row bit %u",
+                             i, j);
+            }
+            rs -= c->row_subs[j];
+        }
+        if (!err[0] && (sc != c->subscribers || rs != 0
+                        || c->unrowed > c->subscribers)) {
+            apr_snprintf(err, sizeof(err), "channel %u: %u subscribers, "
+                         "rows say %" APR_UINT64_T_FMT, i, c->subscribers,
+                         sc);
+        }
+        subs += sc;
+    }
+    for (i = st->s.free_head; i && i <= st->nchan && nfree <= st->nchan;
+         i = CHANS()[i - 1].next_free) {
+        nfree++;
+    }
+    for (i = st->s.sub_free; i && i <= st->nsub && nsfree <= st->nsub;
+         i = SUBS()[i - 1].next_free) {
+        nsfree++;
+    }
+    for (j = 0, i = 0; i < st->nsub; i++) {
+        j += SUBS()[i].pid != 0;
+    }
+    if (!err[0]) {
+        for (i = 0; i < VHOSTS_MAX; i++) {
+            if (VHOSTS()[i].used != (vch[i] != 0)
+                || VHOSTS()[i].channels != vch[i]) {
+                apr_snprintf(err, sizeof(err), "vhost %u: %u channels, "
+                             "%u found", i, VHOSTS()[i].channels, vch[i]);
+                break;
+            }
+        }
+    }
+    if (!err[0] && (channels != st->s.channels
+                    || nfree + channels != st->nchan)) {
+        apr_snprintf(err, sizeof(err), "channels: %" APR_UINT64_T_FMT
+                     " counted, %" APR_UINT64_T_FMT " used, %u free",
+                     (apr_uint64_t)st->s.channels, channels, nfree);
+    }
+    if (!err[0] && (messages != st->s.messages || subs != st->s.subscribers
+                    || j != subs || nsfree + j != st->nsub)) {
+        apr_snprintf(err, sizeof(err), "messages %" APR_UINT64_T_FMT "/%"
+                     APR_UINT64_T_FMT ", subscriptions %" APR_UINT64_T_FMT
+                     "/%u/%u", messages, (apr_uint64_t)st->s.messages,
+                     subs, j, nsfree);
+    }
+    if (!err[0] && st->s.pinned) {
+        apr_snprintf(err, sizeof(err), "channel %u still pinned",
+                     st->s.pinned - 1);
+    }
+    /* The ring from tail to head parses. */
+    for (pos = st->s.tail; !err[0] && pos < st->s.head;) {
+        apr_uint64_t save = st->s.tail;
+        rec_hdr *h;
+
+        st->s.tail = pos;
+        h = tail_record(&torn);
+        pos = st->s.tail;
+        st->s.tail = save;
+        if (!h) {
+            if (torn) {
+                apr_snprintf(err, sizeof(err), "ring torn at %"
+                             APR_UINT64_T_FMT, pos);
+            }
+            break;
+        }
+        pos += h->size;
+    }
+    undo_commit();
+    store_unlock();
+    return err[0] ? err : NULL;
+}
+#endif
