@@ -1825,6 +1825,14 @@ apr_uint32_t mxhr_store_sub_changes(void)
 }
 
 #ifdef MXHR_STORE_TEST
+/* t/unit/store_test.c: the layout recorded in the segment, to play a
+ * build whose structs differ. */
+apr_uint64_t *mxhr_store_test_layout(void);
+apr_uint64_t *mxhr_store_test_layout(void)
+{
+    return st ? &st->layout : NULL;
+}
+
 /* t/unit/store_test.c: takes the lock (recovering from a dead holder)
  * and checks that every structure agrees with the others; NULL when
  * whole, else what is wrong. */

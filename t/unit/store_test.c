@@ -9,7 +9,9 @@
  * sequence runs through. Each time, the next process to take the lock
  * must find every structure whole (mxhr_store_test_check), the store
  * not emptied (same id), no message published before lost unless the
- * sequence itself dropped it, and the store must still work. */
+ * sequence itself dropped it, and the store must still work.
+ *
+ * The layout a kept store was made with (defect 3): layout_test(). */
 
 #include <signal.h>
 #include <stdarg.h>
@@ -36,6 +38,7 @@
 module AP_MODULE_DECLARE_DATA mxhr_module;
 
 static void *retained;
+static int logged_058;
 
 void *ap_retained_data_get(const char *key)
 {
@@ -55,6 +58,9 @@ void ap_log_error_(const char *file, int line, int module_index, int level,
     /* MXHR050 would say the store was emptied: the test counts it. */
     if (strstr(fmt, "050") || strstr(fmt, "emptying")) {
         fprintf(stderr, "# store emptied\n");
+    }
+    if (strstr(fmt, "058")) {
+        logged_058++;
     }
 }
 
@@ -86,6 +92,7 @@ apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
 
 extern void (*mxhr_store_test_point)(void);
 const char *mxhr_store_test_check(apr_uint64_t *store_id);
+apr_uint64_t *mxhr_store_test_layout(void);
 
 static int points, die_at;
 
@@ -267,6 +274,38 @@ static int run_once(int n)
     return 0;
 }
 
+/* A graceful restart keeps the store when this build lays it out as
+ * the one that made it, and starts an empty one, saying so (MXHR058),
+ * when not (issue 15, defect 3: size, magic and version were trusted,
+ * and a rebuilt module whose structs changed misread the old one). */
+static void layout_test(void)
+{
+    apr_pool_t *pool;
+    process_rec proc;
+    server_rec s;
+    mxhr_chan_info info;
+    apr_uint64_t id0;
+
+    apr_pool_create(&pool, NULL);
+    memset(&proc, 0, sizeof(proc));
+    memset(&s, 0, sizeof(s));
+    proc.pool = pool;
+    s.process = &proc;
+    mxhr_store_init(pool, &s, STORE_SIZE, 0);
+    pub("a:80", "kept", "one", 3);
+    id0 = mxhr_store_id();
+    mxhr_store_init(pool, &s, STORE_SIZE, 0);
+    ok(mxhr_store_id() == id0 && mxhr_store_info("a:80", "kept", &info)
+       == APR_SUCCESS && info.messages == 1 && logged_058 == 0,
+       "a restart with the same layout keeps the store");
+    *mxhr_store_test_layout() ^= 1;
+    apr_sleep(1000);
+    mxhr_store_init(pool, &s, STORE_SIZE, 0);
+    ok(mxhr_store_id() != id0 && mxhr_store_info("a:80", "kept", &info)
+       == MXHR_STORE_NOTFOUND && logged_058 == 1,
+       "a restart with another layout: a new, empty store, MXHR058");
+}
+
 int main(void)
 {
     int n, status, bad = 0, killed = 0;
@@ -274,7 +313,7 @@ int main(void)
 
     apr_initialize();
     memset(big, 'B', sizeof(big));
-    printf("1..2\n");
+    printf("1..4\n");
     fflush(stdout);
     for (n = 1; n < 100000; n++) {
         pid_t p = fork();
@@ -304,6 +343,7 @@ int main(void)
     /* And when nobody dies: the sequence runs through (n past the last
      * point) with the store whole. */
     ok(n < 100000, "the sequence runs through when not killed");
+    layout_test();
     apr_terminate();
     return tests_failed ? 1 : 0;
 }
