@@ -20,6 +20,8 @@
 
 APLOG_USE_MODULE(mxhr);
 
+extern module AP_MODULE_DECLARE_DATA mxhr_module;
+
 /* Writes message seq's id ("<store>-<seq>") into buf; store 0: this
  * store's. */
 static void format_id_of(char *buf, apr_size_t size, apr_uint64_t store,
@@ -98,6 +100,11 @@ struct mxhr_sub {
     apr_uint64_t upto;          /* the backlog's end */
     apr_uint64_t cursor;        /* everything up to it is sent */
     apr_uint32_t resets;        /* the store's, when it started */
+    /* A channel this subscription makes keeps this much (the request's
+     * MxhrChannelHistory and MxhrChannelHistoryTime) until a publish
+     * sets its own. */
+    int hist_max;
+    apr_interval_time_t hist_time;
     mxhr_redis_backlog *rb;     /* with Redis: the backlog read there */
 };
 
@@ -154,7 +161,8 @@ static apr_status_t subscribe_all(mxhr_sub *sub, const char *vhost,
     }
     for (i = 0; i < sub->n; i++) {
         apr_status_t rv = mxhr_store_subscribe(vhost, sub->name[i],
-                                               max_channels, &sub->ref[i]);
+                                               max_channels, sub->hist_max,
+                                               sub->hist_time, &sub->ref[i]);
 
         if (rv != APR_SUCCESS) {
             /* Those not made yet hold nothing to give back. */
@@ -245,6 +253,16 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         p += l;
     }
     sub->n = n;
+    {
+        mxhr_settings set;
+
+        mxhr_settings_resolve(ap_get_module_config(r->per_dir_config,
+                                                   &mxhr_module),
+                              ap_get_module_config(r->server->module_config,
+                                                   &mxhr_module), &set);
+        sub->hist_max = (int)set.history;
+        sub->hist_time = set.history_time;
+    }
     /* Nothing held yet: mxhr_sub_destroy() gives back nothing. */
     memset(sub->ref, 0xff, sizeof(sub->ref));
     if (mxhr_redis_enabled()) {

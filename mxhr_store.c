@@ -693,8 +693,11 @@ static apr_uint32_t chan_find(apr_uint32_t vhost, const char *name)
     return PAD;
 }
 
+/* Under the lock, a step: a new channel, with the history limits of
+ * the request that makes it (a publish sets its own on each publish). */
 static apr_uint32_t chan_make(apr_uint32_t vhost, const char *name,
-                              int max_channels)
+                              int max_channels, int hist_max,
+                              apr_interval_time_t hist_time)
 {
     vhost_row *v = &VHOSTS()[vhost];
     apr_uint32_t *ix = INDEX();
@@ -738,8 +741,8 @@ static apr_uint32_t chan_make(apr_uint32_t vhost, const char *name,
     c->unrowed = 0;
     memset(c->row_subs, 0, sizeof(c->row_subs));
     c->requested = 0;
-    c->hist_max = 100;
-    c->hist_time = apr_time_from_sec(3600);
+    c->hist_max = hist_max > 0 ? (apr_uint32_t)hist_max : 1;
+    c->hist_time = hist_time;
     for (i = index_slot(c->hash); ix[i]; i = (i + 1) & (st->nindex - 1)) {
         /* linear probing */
     }
@@ -1011,7 +1014,8 @@ static apr_uint64_t ring_alloc(apr_uint64_t need)
 
 /* Under the lock: the channel, or PAD. */
 static apr_uint32_t lookup(const char *vhost, const char *name, int make,
-                           int max_channels, apr_status_t *why)
+                           int max_channels, int hist_max,
+                           apr_interval_time_t hist_time, apr_status_t *why)
 {
     apr_uint32_t v = vhost_find(vhost, make), n;
 
@@ -1024,7 +1028,7 @@ static apr_uint32_t lookup(const char *vhost, const char *name, int make,
     }
     n = chan_find(v, name);
     if (n == PAD && make) {
-        n = chan_make(v, name, max_channels);
+        n = chan_make(v, name, max_channels, hist_max, hist_time);
         if (n == PAD) {
             *why = MXHR_STORE_FULL;
             if (!VHOSTS()[v].channels) {
@@ -1152,7 +1156,7 @@ apr_status_t mxhr_store_publish(const char *vhost, const char *name,
     if (!store_lock()) {
         return APR_EGENERAL;
     }
-    n = lookup(vhost, name, 1, max_channels, &why);
+    n = lookup(vhost, name, 1, max_channels, hist_max, hist_time, &why);
     if (n == PAD) {
         store_unlock();
         return why;
@@ -1204,7 +1208,7 @@ static apr_status_t info_or_forget(const char *vhost, const char *name,
     if (!store_lock()) {
         return APR_EGENERAL;
     }
-    n = lookup(vhost, name, 0, 0, &why);
+    n = lookup(vhost, name, 0, 0, 0, 0, &why);
     if (n != PAD) {
         chan_row *c = &CHANS()[n];
 
@@ -1245,7 +1249,9 @@ apr_status_t mxhr_store_delete(const char *vhost, const char *name,
 }
 
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
-                                  int max_channels, mxhr_chan_ref *ref)
+                                  int max_channels, int hist_max,
+                                  apr_interval_time_t hist_time,
+                                  mxhr_chan_ref *ref)
 {
     apr_status_t why = MXHR_STORE_FULL;
     apr_uint32_t n = PAD;
@@ -1257,7 +1263,7 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
         return APR_EGENERAL;
     }
     if (st->s.sub_free) {
-        n = lookup(vhost, name, 1, max_channels, &why);
+        n = lookup(vhost, name, 1, max_channels, hist_max, hist_time, &why);
     }
     if (n != PAD) {
         chan_row *c = &CHANS()[n];
@@ -1758,7 +1764,7 @@ int mxhr_store_mirror(const mxhr_mirror_msg *m)
         res = MXHR_MIRROR_GAP;
         all = 1;
     }
-    n = lookup(m->vhost, m->name, 0, 0, &why);
+    n = lookup(m->vhost, m->name, 0, 0, 0, 0, &why);
     if (n != PAD && m->kind == MXHR_MIRROR_DELETE) {
         chan_forget(n);
         ring_reclaim(apr_time_now());

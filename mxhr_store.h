@@ -108,9 +108,13 @@ apr_status_t mxhr_store_info(const char *vhost, const char *name,
 apr_status_t mxhr_store_delete(const char *vhost, const char *name,
                                mxhr_chan_info *info);
 
-/* Counts a subscriber in the channel (made if new) and gives its ref. */
+/* Counts a subscriber in the channel (made if new, keeping at most
+ * hist_max messages no older than hist_time until a publish sets its
+ * own) and gives its ref. */
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
-                                  int max_channels, mxhr_chan_ref *ref);
+                                  int max_channels, int hist_max,
+                                  apr_interval_time_t hist_time,
+                                  mxhr_chan_ref *ref);
 
 /* The parent's child_status hook: gives back the subscriptions of a
  * child that died without (a crash, kill -9). */

@@ -120,6 +120,7 @@ static void ok(int cond, const char *what)
 /* ---- The scenario -------------------------------------------------- */
 
 #define STORE_SIZE (4 * 1024 * 1024)
+#define HOUR apr_time_from_sec(3600)
 
 static char big[200 * 1024];
 
@@ -195,9 +196,9 @@ static int run_once(int n)
         apr_snprintf(b, sizeof(b), "k%d", i);
         pub("a:80", "keep", b, strlen(b));
     }
-    if (mxhr_store_subscribe("a:80", "keep", 0, &keep) != APR_SUCCESS
-        || mxhr_store_subscribe("b:80", "x1", 0, &sub1) != APR_SUCCESS
-        || mxhr_store_subscribe("b:80", "x1", 0, &sub2) != APR_SUCCESS) {
+    if (mxhr_store_subscribe("a:80", "keep", 0, 100, HOUR, &keep) != APR_SUCCESS
+        || mxhr_store_subscribe("b:80", "x1", 0, 100, HOUR, &sub1) != APR_SUCCESS
+        || mxhr_store_subscribe("b:80", "x1", 0, 100, HOUR, &sub2) != APR_SUCCESS) {
         printf("# setup failed\n");
         return 1;
     }
@@ -221,7 +222,7 @@ static int run_once(int n)
         die_at = n;
         mxhr_store_test_point = count_point;
         pub("b:80", "x2", big, sizeof(big));           /* evicts */
-        mxhr_store_subscribe("c:80", "d", 0, &d);      /* a new vhost */
+        mxhr_store_subscribe("c:80", "d", 0, 100, HOUR, &d);      /* a new vhost */
         mxhr_store_unsubscribe(&sub2);
         mxhr_store_delete("b:80", "x3", &info);
         mxhr_store_fetch(&sub1, 0, (apr_uint64_t)-2, 0, 1, 0, &b,
