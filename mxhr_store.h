@@ -116,8 +116,9 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
                                   apr_interval_time_t hist_time,
                                   mxhr_chan_ref *ref);
 
-/* The parent's child_status hook: gives back the subscriptions of a
- * child that died without (a crash, kill -9). */
+/* The parent's child_status hook: notes, without the store's lock, a
+ * child that died (a crash, kill -9); the children give back the
+ * subscriptions it held the next times they take the lock. */
 void mxhr_store_register_hooks(apr_pool_t *p);
 
 /* Gives back a subscription; nothing if the channel is gone. */
