@@ -220,7 +220,7 @@ typedef struct {
 } store_retained;
 
 static store_hdr *st;
-static int my_row = -1;         /* this process's row, -1: none */
+static int my_word_row = -1;    /* this process's futex row, -1: none */
 
 #define VHOSTS() ((vhost_row *)((char *)st + st->vhost_off))
 #define CHANS()  ((chan_row *)((char *)st + st->chan_off))
@@ -442,10 +442,22 @@ static int store_lock(void)
     return rc == 0;
 }
 
+/* Dead children whose subscriptions this thread gave back under the
+ * lock, logged once it is released (a log write may block). */
+#define REAPED_LOG 8
+static __thread apr_uint32_t reaped_pid[REAPED_LOG], reaped_n[REAPED_LOG];
+static __thread int reaped;
+
 static void store_unlock(void)
 {
     undo_commit();
     pthread_mutex_unlock(&st->lock);
+    while (reaped > 0) {
+        reaped--;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, NULL, MXHR_LOGNO(054)
+                     "child %u ended holding %u channel subscriptions; "
+                     "given back", reaped_pid[reaped], reaped_n[reaped]);
+    }
 }
 
 static void wake_word(volatile apr_uint32_t *word)
@@ -485,7 +497,7 @@ static void wake_all(void)
 
 static volatile apr_uint32_t *my_word(void)
 {
-    return my_row >= 0 ? &st->row_epoch[my_row] : &st->epoch;
+    return my_word_row >= 0 ? &st->row_epoch[my_word_row] : &st->epoch;
 }
 
 apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
@@ -1270,22 +1282,22 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
         apr_uint32_t k = st->s.sub_free - 1;
         sub_row *r = &SUBS()[k];
 
-        if (my_row >= 0 && !st->row_subbed[my_row]) {
+        if (my_word_row >= 0 && !st->row_subbed[my_word_row]) {
             /* Before the subscription exists: the parent then always
              * knows a dead child's rows are to be looked for. */
-            apr_atomic_set32(&st->row_subbed[my_row], 1);
+            apr_atomic_set32(&st->row_subbed[my_word_row], 1);
         }
         SAVE_STATE();
         SAVE(*c);
         SAVE(*r);
         st->s.sub_free = r->next_free;
         r->pid = (apr_int32_t)getpid();
-        r->row = my_row;
-        if (my_row >= 0) {
-            if (c->row_subs[my_row] < ROW_SUBS_MAX) {
-                c->row_subs[my_row]++;
+        r->row = my_word_row;
+        if (my_word_row >= 0) {
+            if (c->row_subs[my_word_row] < ROW_SUBS_MAX) {
+                c->row_subs[my_word_row]++;
             }
-            c->rows |= APR_UINT64_C(1) << my_row;
+            c->rows |= APR_UINT64_C(1) << my_word_row;
         }
         else {
             c->unrowed++;
@@ -1403,11 +1415,9 @@ static void reap_some(void)
         dead_row *d = &st->dead[idx[i]];
 
         if (d->done_at <= st->reap_pos) {
-            if (d->given) {
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, NULL,
-                             MXHR_LOGNO(054) "child %u ended holding %u "
-                             "channel subscriptions; given back",
-                             pids[i], d->given);
+            if (d->given && reaped < REAPED_LOG) {
+                reaped_pid[reaped] = pids[i];
+                reaped_n[reaped++] = d->given;
             }
             d->adopted = 0;
             BARRIER();
@@ -1622,10 +1632,10 @@ void mxhr_store_wake_all(void)
 
 static apr_status_t row_release(void *data)
 {
-    if (st && my_row >= 0) {
-        apr_atomic_cas32(&st->row_pid[my_row], 0, (apr_uint32_t)getpid());
+    if (st && my_word_row >= 0) {
+        apr_atomic_cas32(&st->row_pid[my_word_row], 0, (apr_uint32_t)getpid());
     }
-    my_row = -1;
+    my_word_row = -1;
     return APR_SUCCESS;
 }
 
@@ -1634,7 +1644,7 @@ void mxhr_store_child_init(apr_pool_t *pchild)
     apr_uint32_t pid = (apr_uint32_t)getpid();
     int i, mine = 0;
 
-    my_row = -1;
+    my_word_row = -1;
     if (!st) {
         return;
     }
@@ -1658,7 +1668,7 @@ void mxhr_store_child_init(apr_pool_t *pchild)
     for (i = 0; i < ROWS; i++) {
         if (apr_atomic_cas32(&st->row_pid[i], pid, 0) == 0) {
             apr_atomic_set32(&st->row_subbed[i], 0);
-            my_row = i;
+            my_word_row = i;
             break;
         }
     }
