@@ -16,7 +16,9 @@
  * unfinished step is undone, every finished one stays, and a child that
  * died reading (the log is empty) costs nothing. Only a store reset
  * under way is finished instead (redo_reset), and a step too big for
- * the log (which none is) falls back to emptying the store.
+ * the log (which none is) falls back to emptying the store. The
+ * store's last_seq is never undone: it moves after the step that
+ * keeps the message, and the recovery raises it to the newest kept.
  *
  * The parent never takes the lock (a child stopped holding it would
  * stop the parent, which then replaces no child): it notes a dead
@@ -316,6 +318,7 @@ static void undo_commit(void)
     st->undo.used = 0;
     st->undo.overflow = 0;
     BARRIER();
+    TEST_POINT();
 }
 
 /* Puts back what the log saved, newest first: the earliest save of a
@@ -423,6 +426,21 @@ static void store_recover(void)
     /* Whatever the dead child had pinned is free again. */
     st->s.pinned = 0;
     undo_commit();
+    {
+        /* It may have died between a publish's end and the store's
+         * last_seq learning of it: never hand out a kept seq again. */
+        apr_uint64_t last = st->last_seq;
+        apr_uint32_t i;
+
+        for (i = 0; i < st->nchan; i++) {
+            if (CHANS()[i].used && CHANS()[i].last_seq > last) {
+                last = CHANS()[i].last_seq;
+            }
+        }
+        if (last > st->last_seq) {
+            apr_atomic_set64(&st->last_seq, last);
+        }
+    }
 }
 
 static void reap_some(void);
@@ -1138,10 +1156,13 @@ static apr_status_t chan_append(apr_uint32_t n, apr_uint64_t seq,
     c->count++;
     st->s.messages++;
     /* Readers check last_seq without the lock: the record is whole
-     * before it says so. */
+     * before it says so. The store's last_seq only once the step is
+     * done: it is never undone, and a seq undone with its message
+     * would be lost (mirroring Redis, it would be taken as copied). A
+     * death between the two is made good by store_recover(). */
     apr_atomic_set64(&c->last_seq, seq);
-    note_publish(seq, n);
     undo_commit();
+    note_publish(seq, n);
     chan_trim(c, apr_time_now());
     ring_reclaim(apr_time_now());
     *rows = c->rows;
@@ -1899,6 +1920,11 @@ const char *mxhr_store_test_check(apr_uint64_t *store_id)
             prev = pos;
             seq = h->seq;
             n++;
+        }
+        if (!err[0] && c->last_seq > st->last_seq) {
+            apr_snprintf(err, sizeof(err), "channel %u: last seq %"
+                         APR_UINT64_T_FMT " beyond the store's", i,
+                         (apr_uint64_t)c->last_seq);
         }
         if (!err[0] && (n != c->count || (n && prev != c->last_pos))) {
             apr_snprintf(err, sizeof(err), "channel %u: count %u, has %u",
