@@ -281,10 +281,10 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
      * channel: a message published meanwhile is then either in the
      * backlog or comes live, never neither. The store's reset counter
      * is read before that place, and again after the subscribes: a
-     * store emptied in between (a child died changing it, and the
-     * subscribe itself may be what finds it dead) has numbered its
-     * messages from 1 again, and starting from the old store's place
-     * would skip them all. */
+     * store emptied in between (by a subscribe itself, too: Redis's
+     * new epoch, a child that died emptying it) numbers its messages
+     * from 1 again, and starting from the old store's place would skip
+     * them all. */
     for (tries = 0;; tries++) {
         apr_status_t rv;
 
