@@ -65,8 +65,9 @@ APLOG_USE_MODULE(mxhr);
 #define DELIVERY_GRACE apr_time_from_sec(1)
 /* The undo log: the biggest step saves a channel, a vhost, a tomb, a
  * record header, the header's state and the index slots it shifts
- * (a few KB); the rest is margin. */
-#define UNDO_BYTES 65536
+ * (2 KB and a few bytes per slot); the rest is margin. Too much
+ * only costs the store if the step then dies (it is emptied). */
+#define UNDO_BYTES 16384
 /* Dead children whose subscriptions are still to be given back. */
 #define DEAD_MAX 256
 /* Subscription rows looked at per lock hold while some are. */
