@@ -347,6 +347,70 @@ static void layout_test(void)
        "a restart with another layout: a new, empty store, MXHR058");
 }
 
+/* Mirroring Redis, publishes this server never saw (Redis trimmed its
+ * stream of them past the readers): every channel's readers are told
+ * what they missed (the fetch's dropped), with one mark, not a walk
+ * through every channel under the lock (issue 15, defect 2); a
+ * channel made afterwards starts after the gap. */
+static void mirror_gap_test(void)
+{
+    apr_pool_t *pool;
+    process_rec proc;
+    server_rec s;
+    mxhr_mirror_msg m;
+    mxhr_chan_ref a, b;
+    mxhr_batch *batch = NULL;
+    apr_uint64_t dropped_a = 0, dropped_b = 0, dropped_c = 0;
+    int more, res, i;
+
+    apr_pool_create(&pool, NULL);
+    memset(&proc, 0, sizeof(proc));
+    memset(&s, 0, sizeof(s));
+    proc.pool = pool;
+    s.process = &proc;
+    retained = NULL;
+    mxhr_store_init(pool, &s, STORE_SIZE, 1);
+    mxhr_store_adopt(77, 0);
+    mxhr_store_subscribe("a:80", "ca", 0, 100, HOUR, &a);
+    mxhr_store_subscribe("a:80", "cb", 0, 100, HOUR, &b);
+    memset(&m, 0, sizeof(m));
+    m.epoch = 77;
+    m.kind = MXHR_MIRROR_MESSAGE;
+    m.vhost = "a:80";
+    m.content_type = "text/plain";
+    m.body = "x";
+    m.len = 1;
+    m.hist_max = 100;
+    m.hist_time = HOUR;
+    m.time = apr_time_now();
+    for (i = 1; i <= 4; i++) {
+        m.id = i;
+        m.name = i % 2 ? "ca" : "cb";
+        mxhr_store_mirror(&m);
+    }
+    /* 5 to 9 never seen. */
+    m.id = 10;
+    m.name = "ca";
+    res = mxhr_store_mirror(&m);
+    mxhr_store_fetch(&a, 0, 100, 0, 1, 0, &batch, &dropped_a, &more);
+    free(batch);
+    batch = NULL;
+    mxhr_store_fetch(&b, 0, 100, 0, 1, 0, &batch, &dropped_b, &more);
+    free(batch);
+    batch = NULL;
+    {
+        mxhr_chan_ref c;
+
+        mxhr_store_subscribe("a:80", "cc", 0, 100, HOUR, &c);
+        mxhr_store_fetch(&c, 0, 100, 0, 1, 0, &batch, &dropped_c, &more);
+        free(batch);
+    }
+    ok(res == MXHR_MIRROR_GAP && dropped_a >= 9 && dropped_b >= 9
+       && dropped_c >= 10,
+       "mirroring Redis, a gap: every channel's readers learn they missed "
+       "up to it");
+}
+
 int main(void)
 {
     int n, status, bad = 0, killed = 0;
@@ -354,7 +418,7 @@ int main(void)
 
     apr_initialize();
     memset(big, 'B', sizeof(big));
-    printf("1..4\n");
+    printf("1..5\n");
     fflush(stdout);
     for (n = 1; n < 100000; n++) {
         pid_t p = fork();
@@ -385,6 +449,7 @@ int main(void)
      * point) with the store whole. */
     ok(n < 100000, "the sequence runs through when not killed");
     layout_test();
+    mirror_gap_test();
     apr_terminate();
     return tests_failed ? 1 : 0;
 }
