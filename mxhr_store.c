@@ -193,8 +193,9 @@ typedef struct {
      * compare-and-swap, without the lock. */
     volatile apr_uint32_t row_pid[ROWS];
     volatile apr_uint32_t row_epoch[ROWS];
-    /* The row's process has subscribed at some time: only then has
-     * its death anything to give back. */
+    /* The row's process has subscriptions, or had and did not say at
+     * its exit that it gave them all back: only then has its death
+     * anything to give back. */
     volatile apr_uint32_t row_subbed[ROWS];
     volatile apr_uint64_t last_seq;
     volatile apr_uint64_t published, delivered;
@@ -224,6 +225,7 @@ typedef struct {
 
 static store_hdr *st;
 static int my_word_row = -1;    /* this process's futex row, -1: none */
+static volatile apr_uint32_t my_subs;   /* its subscriptions held now */
 
 #define VHOSTS() ((vhost_row *)((char *)st + st->vhost_off))
 #define CHANS()  ((chan_row *)((char *)st + st->chan_off))
@@ -1332,6 +1334,7 @@ apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
         c->requested = apr_time_now();
         undo_commit();
         apr_atomic_inc32(&st->sub_changes);
+        apr_atomic_inc32(&my_subs);
         chan_trim(c, apr_time_now());
         ref->idx = n;
         ref->gen = c->gen;
@@ -1385,6 +1388,7 @@ void mxhr_store_unsubscribe(const mxhr_chan_ref *ref)
     /* Not if the store was emptied meanwhile and the row is another's. */
     if (r->pid && r->tag == ref->tag) {
         sub_release(ref->sub);
+        apr_atomic_dec32(&my_subs);
     }
     store_unlock();
 }
@@ -1652,10 +1656,14 @@ void mxhr_store_wake_all(void)
     }
 }
 
+/* At this process's exit: its row stays claimed for the parent to
+ * free (store_child_status), saying whether anything is left to give
+ * back; a process that gave back all it held is then not swept for. */
 static apr_status_t row_release(void *data)
 {
     if (st && my_word_row >= 0) {
-        apr_atomic_cas32(&st->row_pid[my_word_row], 0, (apr_uint32_t)getpid());
+        apr_atomic_set32(&st->row_subbed[my_word_row],
+                         apr_atomic_read32(&my_subs) != 0);
     }
     my_word_row = -1;
     return APR_SUCCESS;
@@ -1667,6 +1675,7 @@ void mxhr_store_child_init(apr_pool_t *pchild)
     int i, mine = 0;
 
     my_word_row = -1;
+    my_subs = 0;
     if (!st) {
         return;
     }
