@@ -1472,8 +1472,10 @@ static void store_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
             apr_atomic_cas32(&st->row_pid[i], 0, (apr_uint32_t)pid);
         }
     }
-    if (!subbed) {
-        /* It never subscribed: nothing to give back. */
+    if (!subbed || !st->s.sub_tag) {
+        /* It held nothing at its exit, or nobody ever subscribed (a
+         * process without a row, over ROWS of them): nothing to give
+         * back. */
         return;
     }
     for (i = 0; i < DEAD_MAX; i++) {
@@ -1482,10 +1484,13 @@ static void store_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
             return;
         }
     }
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MXHR_LOGNO(059)
-                 "child %" APR_PID_T_FMT " ended, but %d others are still "
-                 "to be cleaned up after: the channel subscriptions it "
-                 "may have held stay counted", pid, DEAD_MAX);
+    if (mxhr_shared_once("store: dead children table full")) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MXHR_LOGNO(059)
+                     "child %" APR_PID_T_FMT " ended, but %d others are "
+                     "still to be cleaned up after: the channel "
+                     "subscriptions it may have held stay counted (logged "
+                     "once)", pid, DEAD_MAX);
+    }
 }
 
 void mxhr_store_register_hooks(apr_pool_t *p)
