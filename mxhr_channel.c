@@ -20,6 +20,8 @@
 
 APLOG_USE_MODULE(mxhr);
 
+extern module AP_MODULE_DECLARE_DATA mxhr_module;
+
 /* Writes message seq's id ("<store>-<seq>") into buf; store 0: this
  * store's. */
 static void format_id_of(char *buf, apr_size_t size, apr_uint64_t store,
@@ -98,6 +100,11 @@ struct mxhr_sub {
     apr_uint64_t upto;          /* the backlog's end */
     apr_uint64_t cursor;        /* everything up to it is sent */
     apr_uint32_t resets;        /* the store's, when it started */
+    /* A channel this subscription makes keeps this much (the request's
+     * MxhrChannelHistory and MxhrChannelHistoryTime) until a publish
+     * sets its own. */
+    int hist_max;
+    apr_interval_time_t hist_time;
     mxhr_redis_backlog *rb;     /* with Redis: the backlog read there */
 };
 
@@ -128,7 +135,22 @@ void mxhr_sub_destroy(mxhr_sub *sub)
     free(sub);
 }
 
-/* Counts the stream in each of its channels here. */
+/* The client's resume position: the Last-Event-ID header, else
+ * ?last_event_id= (EventSource cannot set headers on its first
+ * connection); NULL when none. */
+static const char *last_event_id(request_rec *r)
+{
+    const char *id = apr_table_get(r->headers_in, "Last-Event-ID");
+
+    if (!id) {
+        id = mxhr_query_arg(r->pool, r->args, "last_event_id");
+    }
+    return id && *id ? id : NULL;
+}
+
+/* Counts the stream in each of its channels here. The caller records
+ * the store's reset counter before: a reset during these subscribes is
+ * then seen. */
 static apr_status_t subscribe_all(mxhr_sub *sub, const char *vhost,
                                   int max_channels)
 {
@@ -137,10 +159,10 @@ static apr_status_t subscribe_all(mxhr_sub *sub, const char *vhost,
     for (i = 0; i < sub->n; i++) {
         mxhr_store_unsubscribe(&sub->ref[i]);
     }
-    sub->resets = mxhr_store_resets();
     for (i = 0; i < sub->n; i++) {
         apr_status_t rv = mxhr_store_subscribe(vhost, sub->name[i],
-                                               max_channels, &sub->ref[i]);
+                                               max_channels, sub->hist_max,
+                                               sub->hist_time, &sub->ref[i]);
 
         if (rv != APR_SUCCESS) {
             /* Those not made yet hold nothing to give back. */
@@ -157,16 +179,13 @@ static apr_status_t redis_sub_create(request_rec *r, const char *vhost,
                                      mxhr_sub *sub, int max_channels,
                                      int replay, const char **why)
 {
-    const char *last_id = apr_table_get(r->headers_in, "Last-Event-ID");
+    const char *last_id = last_event_id(r);
     apr_uint32_t counts[MXHR_CHANNELS_MAX];
     apr_uint64_t epoch = 0, seq = 0;
     int mode = MXHR_REDIS_START_NEW, tries, i;
     apr_status_t rv;
 
-    if (!last_id) {
-        last_id = mxhr_query_arg(r->pool, r->args, "last_event_id");
-    }
-    if (last_id && *last_id) {
+    if (last_id) {
         /* One that is not an id at all is from no epoch: lost. */
         mode = MXHR_REDIS_START_RESUME;
         if (!mxhr_message_id_parse(last_id, &epoch, &seq)) {
@@ -180,6 +199,7 @@ static apr_status_t redis_sub_create(request_rec *r, const char *vhost,
         return rv;
     }
     for (tries = 0; tries < 2; tries++) {
+        sub->resets = mxhr_store_resets();
         if ((rv = subscribe_all(sub, vhost, max_channels)) != APR_SUCCESS) {
             return rv;
         }
@@ -214,7 +234,7 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
     apr_size_t names = 0;
     const char *last_id;
     apr_uint64_t resume = 0;
-    int i, have_id, lost = 0;
+    int i, have_id, lost = 0, emptied = 0, tries;
     mxhr_sub *sub;
     char *p;
 
@@ -233,6 +253,16 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
         p += l;
     }
     sub->n = n;
+    {
+        mxhr_settings set;
+
+        mxhr_settings_resolve(ap_get_module_config(r->per_dir_config,
+                                                   &mxhr_module),
+                              ap_get_module_config(r->server->module_config,
+                                                   &mxhr_module), &set);
+        sub->hist_max = (int)set.history;
+        sub->hist_time = set.history_time;
+    }
     /* Nothing held yet: mxhr_sub_destroy() gives back nothing. */
     memset(sub->ref, 0xff, sizeof(sub->ref));
     if (mxhr_redis_enabled()) {
@@ -249,22 +279,38 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
     }
     /* Where the stream starts, read before it is counted in any
      * channel: a message published meanwhile is then either in the
-     * backlog or comes live, never neither. */
-    sub->upto = sub->cursor = mxhr_store_last_seq();
-    {
-        apr_status_t rv = subscribe_all(sub, vhost, max_channels);
+     * backlog or comes live, never neither. The store's reset counter
+     * is read before that place, and again after the subscribes: a
+     * store emptied in between (by a subscribe itself, too: Redis's
+     * new epoch, a child that died emptying it) numbers its messages
+     * from 1 again, and starting from the old store's place would skip
+     * them all. */
+    for (tries = 0;; tries++) {
+        apr_status_t rv;
 
+        sub->resets = mxhr_store_resets();
+        /* After a reset every message of the new store is new to this
+         * stream; what went with the old one may have been, too. */
+        sub->upto = sub->cursor = emptied ? 0 : mxhr_store_last_seq();
+        rv = subscribe_all(sub, vhost, max_channels);
         if (rv != APR_SUCCESS) {
             mxhr_sub_destroy(sub);
             return rv;
         }
+        if (mxhr_store_resets() == sub->resets || tries == 2) {
+            /* Emptied yet again: the stream sees its channels gone and
+             * a reset, and ends for the client to resume. */
+            break;
+        }
+        emptied = 1;
     }
 
-    last_id = apr_table_get(r->headers_in, "Last-Event-ID");
-    if (!last_id) {
-        last_id = mxhr_query_arg(r->pool, r->args, "last_event_id");
+    last_id = last_event_id(r);
+    have_id = last_id != NULL;
+    if (emptied && !have_id) {
+        lost = 1;
+        sub->backlog = 1;
     }
-    have_id = last_id && *last_id;
     if (have_id) {
         if (!parse_id(last_id, &resume)) {
             lost = 1;

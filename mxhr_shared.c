@@ -276,19 +276,29 @@ void mxhr_shared_register_hooks(apr_pool_t *p)
     ap_hook_child_status(mxhr_child_status, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
+apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
+                         apr_uint64_t seed)
+{
+    const unsigned char *p = data;
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037) ^ seed;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ p[i]) * APR_UINT64_C(1099511628211);
+    }
+    return h;
+}
+
 int mxhr_shared_once(const char *key)
 {
-    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
-    const unsigned char *p;
+    apr_uint64_t h;
     int i;
 
     if (!segment) {
         return 1;
     }
-    /* FNV-1a; 0 marks an empty slot. */
-    for (p = (const unsigned char *)key; *p; p++) {
-        h = (h ^ *p) * APR_UINT64_C(1099511628211);
-    }
+    /* 0 marks an empty slot. */
+    h = mxhr_hash64(key, strlen(key), 0);
     if (h == 0) {
         h = 1;
     }

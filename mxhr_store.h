@@ -109,12 +109,17 @@ apr_status_t mxhr_store_info(const char *vhost, const char *name,
 apr_status_t mxhr_store_delete(const char *vhost, const char *name,
                                mxhr_chan_info *info);
 
-/* Counts a subscriber in the channel (made if new) and gives its ref. */
+/* Counts a subscriber in the channel (made if new, keeping at most
+ * hist_max messages no older than hist_time until a publish sets its
+ * own) and gives its ref. */
 apr_status_t mxhr_store_subscribe(const char *vhost, const char *name,
-                                  int max_channels, mxhr_chan_ref *ref);
+                                  int max_channels, int hist_max,
+                                  apr_interval_time_t hist_time,
+                                  mxhr_chan_ref *ref);
 
-/* The parent's child_status hook: gives back the subscriptions of a
- * child that died without (a crash, kill -9). */
+/* The parent's child_status hook: notes, without the store's lock, a
+ * child that died (a crash, kill -9); the children give back the
+ * subscriptions it held the next times they take the lock. */
 void mxhr_store_register_hooks(apr_pool_t *p);
 
 /* Gives back a subscription; nothing if the channel is gone. */

@@ -5,7 +5,7 @@ use warnings FATAL => 'all';
 use FindBin;
 use Test::More;
 
-my @bins = map { "$FindBin::Bin/unit/${_}_test" } qw(value accept ids frame);
+my @bins = map { "$FindBin::Bin/unit/${_}_test" } qw(value accept ids frame store);
 plan tests => scalar @bins;
 for my $bin (@bins) {
     subtest $bin => sub {
