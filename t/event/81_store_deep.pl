@@ -34,7 +34,7 @@ CONF
 plan tests => 4;
 
 my ($DEEP, $N) = (100_000, 300);
-my $srv = MxhrServer->start(mpm => 'event',
+my $srv = MxhrServer->start(mpm => 'event', expect_errors => [MxhrServer::pool_full()],
                             conf => MxhrServer::event_pool(children => 1, threads => 8) . $loc);
 my $port = $srv->port;
 

@@ -25,7 +25,8 @@ $conf .= join '', map { "<VirtualHost *>\n    ServerName v$_.test\n</VirtualHost
 
 plan tests => 5;
 
-my $srv = MxhrServer->start(mpm => 'event', conf => $conf);
+my $srv = MxhrServer->start(mpm => 'event', conf => $conf,
+                            expect_errors => [qr/MXHR057/]);
 my $port = $srv->port;
 
 # One request to vhost $host; its status.
