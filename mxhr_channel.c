@@ -352,6 +352,14 @@ apr_status_t mxhr_sub_create(request_rec *r, const char *vhost,
 
 #define CACHE_BUCKETS 1024
 
+/* A message's body as it goes out, made for the first stream that sends
+ * it in this wake and shared by the others. */
+typedef struct {
+    mxhr_sse_data *sse;         /* SSE data lines */
+    char *b64;                  /* multipart with a fixed boundary it holds */
+    apr_size_t b64_len;
+} framed_msg;
+
 typedef struct cache_node cache_node;
 struct cache_node {
     cache_node *next;
@@ -360,7 +368,22 @@ struct cache_node {
     int gone;
     apr_uint64_t dropped;
     mxhr_batch *batch;
+    framed_msg *framed;         /* one per message of the batch */
 };
+
+static void node_free_batch(cache_node *c)
+{
+    int i;
+
+    for (i = 0; c->framed && c->batch && i < c->batch->n; i++) {
+        free(c->framed[i].sse);
+        free(c->framed[i].b64);
+    }
+    free(c->framed);
+    c->framed = NULL;
+    free(c->batch);
+    c->batch = NULL;
+}
 
 struct mxhr_fetch_cache {
     apr_uint64_t upto;          /* fixed for the whole wake */
@@ -389,7 +412,7 @@ void mxhr_fetch_cache_destroy(mxhr_fetch_cache *fc)
 
         for (; c; c = next) {
             next = c->next;
-            free(c->batch);
+            node_free_batch(c);
             free(c);
         }
     }
@@ -403,7 +426,7 @@ void mxhr_fetch_cache_destroy(mxhr_fetch_cache *fc)
 static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
                                  const mxhr_chan_ref *ref,
                                  apr_uint64_t after, mxhr_batch **b,
-                                 apr_uint64_t *dropped)
+                                 apr_uint64_t *dropped, framed_msg **framed)
 {
     cache_node **slot = &fc->bucket[ref->idx % CACHE_BUCKETS], *c;
     apr_status_t rv;
@@ -417,6 +440,7 @@ static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
     if (c && c->after <= after) {
         *b = c->batch;
         *dropped = c->dropped;
+        *framed = c->framed;
         return c->gone ? MXHR_STORE_NOTFOUND : APR_SUCCESS;
     }
     if (!c) {
@@ -428,14 +452,18 @@ static apr_status_t cached_fetch(mxhr_fetch_cache *fc,
         c->next = *slot;
         *slot = c;
     }
-    free(c->batch);
-    c->batch = NULL;
+    node_free_batch(c);
     c->after = after;
     rv = mxhr_store_fetch(ref, after, fc->upto, 0, 1, 0, &c->batch,
                           &c->dropped, &more);
     c->gone = rv == MXHR_STORE_NOTFOUND;
+    if (c->batch && c->batch->n) {
+        /* NULL (out of memory): each stream frames its own. */
+        c->framed = calloc(c->batch->n, sizeof(*c->framed));
+    }
     *b = c->batch;
     *dropped = c->dropped;
+    *framed = c->framed;
     return rv;
 }
 
@@ -465,18 +493,28 @@ int mxhr_sub_pending(const mxhr_sub *sub)
  * body as data lines (mxhr_stream_push_event() sends a body that is not
  * UTF-8 as base64). */
 static mxhr_end_reason push_event(mxhr_stream *s, const mxhr_msg *m,
-                                  const char *channel)
+                                  const char *channel, framed_msg *f)
 {
     const char *event = *m->event ? m->event
                                   : s->sub->n > 1 ? channel : NULL;
     char id[MXHR_MESSAGE_ID_MAX];
 
     format_id(id, sizeof(id), m->seq);
-    return mxhr_stream_push_event(s, id, event, m->body, m->len);
+    if (!f) {
+        return mxhr_stream_push_event(s, id, event, m->body, m->len);
+    }
+    if (!f->sse) {
+        if (!(f->sse = mxhr_sse_data_create(m->body, m->len))) {
+            return MXHR_END_ERROR;
+        }
+        mxhr_shared_count_encoded();
+    }
+    return mxhr_stream_push_event_data(s, id, event, f->sse);
 }
 
+/* f: the message's framed forms, shared in this wake (NULL: none). */
 static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
-                                    const char *channel)
+                                    const char *channel, framed_msg *f)
 {
     char headers[64 + MXHR_MESSAGE_ID_MAX + MXHR_CHANNEL_NAME_MAX + 48];
     char id[MXHR_MESSAGE_ID_MAX];
@@ -486,7 +524,7 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     int b64;
 
     if (s->sse) {
-        return push_event(s, m, channel);
+        return push_event(s, m, channel, f);
     }
     b64 = mxhr_holds_delimiter(m->body, m->len, s->boundary);
     format_id(id, sizeof(id), m->seq);
@@ -499,12 +537,23 @@ static mxhr_end_reason push_message(mxhr_stream *s, const mxhr_msg *m,
     }
     /* A fixed MxhrBoundary that the message carries: base64 has no
      * "--" and cannot end the part early. */
+    if (f && f->b64) {
+        return mxhr_stream_push(s, m->content_type, headers, f->b64,
+                                f->b64_len);
+    }
     enc = mxhr_base64_alloc(m->body, m->len, &elen);
     if (!enc) {
         return MXHR_END_ERROR;
     }
+    mxhr_shared_count_encoded();
     failed = mxhr_stream_push(s, m->content_type, headers, enc, elen);
-    free(enc);
+    if (f) {
+        f->b64 = enc;
+        f->b64_len = elen;
+    }
+    else {
+        free(enc);
+    }
     return failed;
 }
 
@@ -539,6 +588,7 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
     mxhr_sub *sub = s->sub;
     const int n = sub->n;
     mxhr_batch *b[MXHR_CHANNELS_MAX];
+    framed_msg *fm[MXHR_CHANNELS_MAX];
     int next[MXHR_CHANNELS_MAX];
     apr_uint64_t bound = upto, delivered = 0;
     pump_result res = PUMP_OK;
@@ -550,9 +600,11 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
         int more = 0;
 
         b[i] = NULL;
+        fm[i] = NULL;
         next[i] = 0;
         if (fc) {
-            rv = cached_fetch(fc, &sub->ref[i], after[i], &b[i], &dropped);
+            rv = cached_fetch(fc, &sub->ref[i], after[i], &b[i], &dropped,
+                              &fm[i]);
         }
         else {
             rv = mxhr_store_fetch(&sub->ref[i], after[i], upto, replay, live,
@@ -599,8 +651,9 @@ static pump_result pump_window(mxhr_stream *s, mxhr_fetch_cache *fc,
         if (!m || sections_done(s)) {
             break;
         }
+        *failed = push_message(s, m, sub->name[k],
+                               fm[k] ? &fm[k][next[k]] : NULL);
         next[k]++;
-        *failed = push_message(s, m, sub->name[k]);
         if (*failed != MXHR_END_NONE) {
             res = PUMP_FAILED;
             break;
@@ -629,7 +682,8 @@ static pump_result pump_redis(mxhr_stream *s, mxhr_end_reason *failed)
         if (sections_done(s)) {
             break;
         }
-        *failed = push_message(s, &rb->msgs[i], s->sub->name[rb->chan[i]]);
+        *failed = push_message(s, &rb->msgs[i], s->sub->name[rb->chan[i]],
+                               NULL);
         if (*failed != MXHR_END_NONE) {
             return PUMP_FAILED;
         }

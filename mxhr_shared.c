@@ -333,3 +333,12 @@ const char *mxhr_end_reason_name(mxhr_end_reason why)
     default:                return "not ended";
     }
 }
+
+void mxhr_shared_count_encoded(void)
+{
+    mxhr_counters *k = mxhr_shared_counters();
+
+    if (k) {
+        apr_atomic_inc64(&k->bodies_encoded);
+    }
+}

@@ -23,7 +23,13 @@ typedef struct {
     volatile apr_uint64_t sections_sent;
     volatile apr_uint64_t ended[MXHR_END_ERROR + 1];
     volatile apr_uint64_t refused_full;     /* MxhrMaxStreams 503s */
+    volatile apr_uint64_t bodies_encoded;   /* SSE data, base64 made */
 } mxhr_counters;
+
+/* Counts one message body framed for the wire (SSE data lines, or
+ * base64 for a fixed boundary it holds): once per message and wake
+ * where the streams of a child share it. */
+void mxhr_shared_count_encoded(void);
 
 /* Creates the segment for this generation (post_config) and numbers
  * each virtual host's slot. */

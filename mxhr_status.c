@@ -54,6 +54,8 @@ static int mxhr_status_hook(request_rec *r, int flags)
           APR_OFFSETOF(mxhr_counters, ended[MXHR_END_ERROR]) },
         { "MxhrRefusedFull", "Refused (MxhrMaxStreams)",
           APR_OFFSETOF(mxhr_counters, refused_full) },
+        { "MxhrBodiesEncoded", "Bodies framed as SSE data or base64",
+          APR_OFFSETOF(mxhr_counters, bodies_encoded) },
     };
     mxhr_counters *k = mxhr_shared_counters();
     mxhr_store_stats st;

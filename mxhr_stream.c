@@ -439,6 +439,7 @@ static mxhr_end_reason write_event(mxhr_stream *s, const char *id,
     if (!d) {
         return MXHR_END_ERROR;
     }
+    mxhr_shared_count_encoded();
     failed = write_event_data(s, id, event, d, is_part);
     free(d);
     return failed;
