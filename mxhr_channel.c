@@ -15,12 +15,9 @@
 #include "mxhr_channel.h"
 #include "mxhr_config.h"
 #include "mxhr_frame.h"
+#include "mxhr_private.h"
 #include "mxhr_redis.h"
 #include "mxhr_stream.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* Writes message seq's id ("<store>-<seq>") into buf; store 0: this
  * store's. */

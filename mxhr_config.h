@@ -9,9 +9,6 @@
 #include "mxhr_frame.h"
 #include "mxhr_redis_url.h"
 
-/* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's. */
-#define MXHR_LOGNO(n) "MXHR" #n ": "
-
 /* Every field starts "unset" so that merge can tell unset from 0. */
 #define MXHR_UNSET (-1)
 

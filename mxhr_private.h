@@ -19,9 +19,7 @@ extern module AP_MODULE_DECLARE_DATA mxhr_module;
 APLOG_USE_MODULE(mxhr);
 #endif
 
-/* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's.
- * (mxhr_config.h repeats it, token for token, until its files include
- * this header.) */
+/* Our own numbered log tags; httpd's AHnnnnn numbers are httpd's. */
 #define MXHR_LOGNO(n) "MXHR" #n ": "
 
 /* Answers status with why as its body, text/html-escaped, one line.

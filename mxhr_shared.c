@@ -17,11 +17,8 @@
 #include <unistd.h>
 
 #include "mxhr_config.h"
+#include "mxhr_private.h"
 #include "mxhr_shared.h"
-
-APLOG_USE_MODULE(mxhr);
-
-extern module AP_MODULE_DECLARE_DATA mxhr_module;
 
 /* What one child's streams hold now, so that the parent can give it
  * back when the child dies without releasing it (a crash, SIGKILL).

@@ -46,10 +46,9 @@
 #include "ap_mpm.h"
 
 #include "mxhr_config.h"
+#include "mxhr_private.h"
 #include "mxhr_shared.h"
 #include "mxhr_store.h"
-
-APLOG_USE_MODULE(mxhr);
 
 #define STORE_MAGIC   0x4d58485253544f52ULL   /* "MXHRSTOR" */
 #define STORE_VERSION 3
