@@ -237,8 +237,9 @@ static int subscribe(request_rec *r, mxhr_ask *q, mxhr_stream *s)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, MXHR_LOGNO(017)
                       "no room for a new channel (MxhrMaxChannels %d "
-                      "for this virtual host, or the store's table is "
-                      "full); refusing the subscription with 503",
+                      "for this virtual host, or the store's channel or "
+                      "virtual host table is full: see MXHR057); "
+                      "refusing the subscription with 503",
                       q->set.max_channels);
         mxhr_shared_release(&s->hold);
         return refuse(r, &q->set);

@@ -241,7 +241,9 @@ int mxhr_publish_message(request_rec *r, const mxhr_settings *set,
     if (rv == MXHR_STORE_FULL) {
         *why = apr_psprintf(r->pool, "no room for a new channel "
                             "(MxhrMaxChannels %d for this virtual host, or "
-                            "the store's table is full)", set->max_channels);
+                            "the store's channel or virtual host table is "
+                            "full: MXHR057 in the error log)",
+                            set->max_channels);
         return HTTP_INSUFFICIENT_STORAGE;
     }
     if (rv != APR_SUCCESS) {
