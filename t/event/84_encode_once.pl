@@ -15,7 +15,7 @@ use MxhrTest ();
 
 my $N = 6;
 # One child, so that every subscriber is in the child that sends.
-my $srv = MxhrServer->start(pool => { children => 1, threads => 25, min_spare => 1 },
+my $srv = MxhrServer->start(pool => { children => 1, threads => 25 },
                             conf => <<'CONF');
 <Location /sse>
     SetHandler mxhr-stream

@@ -69,7 +69,10 @@ sub load_modules {
 #   children   StartServers (default 1)
 #   threads    ThreadsPerChild (default 25)
 #   limit      ServerLimit (default children): room for a new generation
-#   min_spare  MinSpareThreads (default threads)
+#   min_spare  MinSpareThreads (default 1: with every child started
+#              there is none to add, and more only makes httpd log
+#              AH10159/AH00287 "within MinSpareThreads" at error level
+#              whenever a thread is busy)
 #   max_spare  MaxSpareThreads (default children x threads)
 #   workers    MaxRequestWorkers (default limit x threads)
 #   factor     AsyncRequestWorkerFactor (event only; default httpd's)
@@ -95,7 +98,7 @@ sub pool {
         my $limit = $o{limit} // $children;
         $conf .= "ServerLimit $limit\nStartServers $children\n"
                . "ThreadsPerChild $threads\n"
-               . "MinSpareThreads " . ($o{min_spare} // $threads) . "\n"
+               . "MinSpareThreads " . ($o{min_spare} // 1) . "\n"
                . "MaxSpareThreads " . ($o{max_spare} // $children * $threads) . "\n"
                . "MaxRequestWorkers " . ($o{workers} // $limit * $threads) . "\n";
         if ($mpm eq 'event') {
@@ -189,6 +192,9 @@ sub httpd_conf {
     # .htaccess lookups per request.
     $c .= "<Directory />\n    AllowOverride None\n</Directory>\n";
     $c .= "Timeout $o{timeout}\n" if defined $o{timeout};
+    # A graceful stop (how the tests stop their servers) waits this long
+    # for the children, then stops them as SIGTERM does.
+    $c .= "GracefulShutdownTimeout 5\n";
     $c .= pool($mpm, %{ $o{pool} }) if $o{pool};
     $c .= "<Location /server-status>\n    SetHandler server-status\n</Location>\n"
         if $o{status};
