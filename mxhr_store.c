@@ -525,6 +525,7 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
 {
     store_retained *ret;
     pthread_mutexattr_t attr;
+    int rc;
     apr_uint64_t nchan, nindex, nsub, off;
     apr_status_t rv;
 
@@ -606,13 +607,26 @@ apr_status_t mxhr_store_init(apr_pool_t *pconf, server_rec *s,
     st->nsub = (apr_uint32_t)nsub;
     st->size = size;
 
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    if (pthread_mutex_init(&st->lock, &attr) != 0) {
+    /* Shared by the children, and robust: without it a child that dies
+     * holding the lock is never reported (EOWNERDEAD) and every other
+     * waits on it for ever. No store rather than such a lock. */
+    if ((rc = pthread_mutexattr_init(&attr)) != 0) {
+        st = NULL;
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rc, s, MXHR_LOGNO(062)
+                     "cannot make the channel store's lock; no channels");
+        return APR_FROM_OS_ERROR(rc);
+    }
+    if ((rc = pthread_mutexattr_setpshared(&attr,
+                                           PTHREAD_PROCESS_SHARED)) != 0
+        || (rc = pthread_mutexattr_setrobust(&attr,
+                                             PTHREAD_MUTEX_ROBUST)) != 0
+        || (rc = pthread_mutex_init(&st->lock, &attr)) != 0) {
         pthread_mutexattr_destroy(&attr);
         st = NULL;
-        return APR_EGENERAL;
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rc, s, MXHR_LOGNO(063)
+                     "cannot make the channel store's lock shared and "
+                     "robust; no channels");
+        return APR_FROM_OS_ERROR(rc);
     }
     pthread_mutexattr_destroy(&attr);
     st->mirror = !!mirror;

@@ -66,18 +66,8 @@ my $dir = tempdir(CLEANUP => 1);
 # the line number the message must name.
 sub check {
     my ($line, $in_location) = @_;
-    my $conf = "$dir/mxhr-check.conf";
-    my $head = MxhrConf::httpd_conf(dir => $dir, port => 1, so => $so,
-                                    log_level => 'warn');
-    my $body = $in_location
-        ? "<Location /s>\n    SetHandler mxhr-stream\n    $line\n</Location>\n"
-        : "$line\n";
-    open my $fh, '>', $conf or die $!;
-    print $fh $head, $body;
-    close $fh;
-    my $lineno = ($head =~ tr/\n//) + ($in_location ? 3 : 1);
-    my $out = `/usr/sbin/apache2 -t -f $conf 2>&1`;
-    return ($? >> 8, $out, $lineno);
+    return MxhrConf::check_line(dir => $dir, so => $so, line => $line,
+                                in_location => $in_location);
 }
 
 my ($rc, $out) = check('MxhrInterval 250ms', 1);

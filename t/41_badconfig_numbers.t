@@ -9,6 +9,9 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use File::Temp qw(tempdir);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MxhrConf ();
 
 my @bad = (
     # [ config lines, in <Location>?, expected message ]
@@ -36,27 +39,11 @@ plan tests => 2 + 3 * @bad + grep { $_->[0] =~ /secret/ } @bad;
 
 my $so = ($ENV{MXHR_SRC} || '.') . '/.libs/mod_mxhr.so';
 my $dir = tempdir(CLEANUP => 1);
-my $mods = '/usr/lib/apache2/modules';
 
 sub check {
     my ($line, $in_location) = @_;
-    my $conf = "$dir/mxhr-check.conf";
-    open my $fh, '>', $conf or die $!;
-    print $fh "ServerRoot $dir\n",
-              "ServerName localhost\n",
-              "DefaultRuntimeDir $dir\n",
-              "PidFile $dir/httpd.pid\n",
-              "ErrorLog $dir/error_log\n",
-              "Listen 127.0.0.1:1\n",
-              "LoadModule mpm_event_module $mods/mod_mpm_event.so\n",
-              "LoadModule authz_core_module $mods/mod_authz_core.so\n",
-              "LoadModule mxhr_module $so\n";
-    print $fh $in_location
-        ? "<Location /s>\n    SetHandler mxhr-stream\n    $line\n</Location>\n"
-        : "$line\n";
-    close $fh;
-    my $out = `/usr/sbin/apache2 -t -f $conf 2>&1`;
-    return ($? >> 8, $out, $in_location ? 12 : 10);
+    return MxhrConf::check_line(dir => $dir, so => $so, line => $line,
+                                in_location => $in_location);
 }
 
 my ($rc, $out) = check("MxhrChannelHistoryTime 30m\n    MxhrHeartbeat 250ms", 1);

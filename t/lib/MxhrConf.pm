@@ -205,4 +205,25 @@ sub httpd_conf {
     return $c;
 }
 
+# apache2 -t on MxhrConf's head (in dir, loading the module so) and one
+# directive line, in a <Location> or not: apache2's exit code, its
+# output, and the line number an error about it must name. For the
+# tests of bad directives.
+sub check_line {
+    my (%o) = @_;
+    my $dir = $o{dir};
+    my $conf = "$dir/mxhr-check.conf";
+    my $head = httpd_conf(dir => $dir, port => 1, so => $o{so},
+                          log_level => 'warn');
+    my $body = $o{in_location}
+        ? "<Location /s>\n    SetHandler mxhr-stream\n    $o{line}\n</Location>\n"
+        : "$o{line}\n";
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh $head, $body;
+    close $fh;
+    my $lineno = ($head =~ tr/\n//) + ($o{in_location} ? 3 : 1);
+    my $out = `/usr/sbin/apache2 -t -f $conf 2>&1`;
+    return ($? >> 8, $out, $lineno);
+}
+
 1;
