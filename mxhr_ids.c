@@ -171,3 +171,16 @@ const char *mxhr_query_arg(apr_pool_t *p, const char *args,
     }
     return NULL;
 }
+
+apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
+                         apr_uint64_t seed)
+{
+    const unsigned char *p = data;
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037) ^ seed;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ p[i]) * APR_UINT64_C(1099511628211);
+    }
+    return h;
+}

@@ -49,4 +49,9 @@ int mxhr_message_id_parse(const char *id, apr_uint64_t *store,
 const char *mxhr_query_arg(apr_pool_t *p, const char *args,
                            const char *name);
 
+/* FNV-1a (64 bits) of len bytes, seed mixed in first: the one hash of
+ * the shared segments (their keys, the store's index of channels). */
+apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
+                         apr_uint64_t seed);
+
 #endif /* MXHR_IDS_H */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mxhr_config.h"
+#include "mxhr_ids.h"
 #include "mxhr_private.h"
 #include "mxhr_shared.h"
 
@@ -271,19 +272,6 @@ static void mxhr_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
 void mxhr_shared_register_hooks(apr_pool_t *p)
 {
     ap_hook_child_status(mxhr_child_status, NULL, NULL, APR_HOOK_MIDDLE);
-}
-
-apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
-                         apr_uint64_t seed)
-{
-    const unsigned char *p = data;
-    apr_uint64_t h = APR_UINT64_C(14695981039346656037) ^ seed;
-    apr_size_t i;
-
-    for (i = 0; i < len; i++) {
-        h = (h ^ p[i]) * APR_UINT64_C(1099511628211);
-    }
-    return h;
 }
 
 int mxhr_shared_once(const char *key)

@@ -76,9 +76,4 @@ int mxhr_shared_once(const char *key);
 
 const char *mxhr_end_reason_name(mxhr_end_reason why);
 
-/* FNV-1a (64 bits) of len bytes, seed mixed in first: the one hash of
- * the shared segments (their keys, the store's index). */
-apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
-                         apr_uint64_t seed);
-
 #endif /* MXHR_SHARED_H */

@@ -183,6 +183,14 @@ int main(void)
         ok(bad == 0, "100000 fuzzed channel values, ids, queries");
     }
 
+    /* the one hash: FNV-1a 64 (the published test vectors) */
+    ok(mxhr_hash64("", 0, 0) == APR_UINT64_C(0xcbf29ce484222325)
+       && mxhr_hash64("a", 1, 0) == APR_UINT64_C(0xaf63dc4c8601ec8c)
+       && mxhr_hash64("foobar", 6, 0) == APR_UINT64_C(0x85944171f73967e8),
+       "mxhr_hash64 is FNV-1a 64");
+    ok(mxhr_hash64("a", 1, 1) != mxhr_hash64("a", 1, 0),
+       "mxhr_hash64's seed changes the hash");
+
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();

@@ -81,19 +81,6 @@ int mxhr_shared_once(const char *key)
     return 1;
 }
 
-apr_uint64_t mxhr_hash64(const void *data, apr_size_t len,
-                         apr_uint64_t seed)
-{
-    const unsigned char *p = data;
-    apr_uint64_t h = APR_UINT64_C(14695981039346656037) ^ seed;
-    apr_size_t i;
-
-    for (i = 0; i < len; i++) {
-        h = (h ^ p[i]) * APR_UINT64_C(1099511628211);
-    }
-    return h;
-}
-
 /* ---- Test hooks in mxhr_store.c ------------------------------------ */
 
 extern void (*mxhr_store_test_point)(void);
