@@ -17,12 +17,6 @@ plan tests => 8;
 my $MB = 1024 * 1024;
 my $size = 12 * $MB;
 my $conf = <<'CONF';
-StartServers 1
-MinSpareServers 1
-MaxSpareServers 1
-ServerLimit 1
-MaxRequestWorkers 1
-MaxConnectionsPerChild 0
 MxhrStoreSize 64m
 <Location /pub>
     SetHandler mxhr-publish
@@ -30,22 +24,19 @@ MxhrStoreSize 64m
     MxhrMessageMaxSize 16m
 </Location>
 CONF
+# One child: its peak is the publish's.
+my %pool = (children => 1, min_spare => 1, max_spare => 1, limit => 1,
+            workers => 1, max_conns => 0);
 
 # The peak resident memory of the server's one child, in bytes.
 sub hwm {
-    my $srv = shift;
-    my @kids = $srv->children;
-    return undef unless @kids == 1;
-    open my $fh, '<', "/proc/$kids[0]/status" or return undef;
-    while (<$fh>) {
-        return $1 * 1024 if /^VmHWM:\s+(\d+)\s+kB/;
-    }
-    return undef;
+    my @peaks = values %{ $_[0]->peak_memory };
+    return @peaks == 1 ? $peaks[0] : undef;
 }
 
 # A fresh server for each way, so that neither finds the other's peak.
 for my $how (qw(chunked length)) {
-    my $srv = MxhrServer->start(mpm => 'prefork', conf => $conf,
+    my $srv = MxhrServer->start(mpm => 'prefork', pool => \%pool, conf => $conf,
         expect_errors => [MxhrServer::blocking_pool_full('prefork')]);
     # One small publish first: the child's code and pools are in use.
     my $r = ch_request($srv->port, 'POST', '/pub?id=warm', body => 'x');

@@ -23,12 +23,10 @@ my $MB = 1024 * 1024;
 my $size = 12 * $MB;
 my $srv = MxhrServer->start(mpm => 'prefork',
                             expect_errors => [MxhrServer::blocking_pool_full('prefork')],
+                            # Two children: the publisher's and the subscriber's.
+                            pool => { children => 2, min_spare => 2, max_spare => 2,
+                                      limit => 2, workers => 2 },
                             conf => <<'CONF');
-StartServers 2
-MinSpareServers 2
-MaxSpareServers 2
-ServerLimit 2
-MaxRequestWorkers 2
 MxhrStoreSize 64m
 <Location /pub>
     SetHandler mxhr-publish
@@ -41,18 +39,6 @@ MxhrStoreSize 64m
     MxhrFormat sse
 </Location>
 CONF
-
-# Each child's peak resident memory, in bytes, by PID.
-sub hwm {
-    my %m;
-    for my $pid ($srv->children) {
-        open my $fh, '<', "/proc/$pid/status" or next;
-        while (<$fh>) {
-            $m{$pid} = $1 * 1024 if /^VmHWM:\s+(\d+)\s+kB/;
-        }
-    }
-    return \%m;
-}
 
 my $ch = uniq_name('ssemem');
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $srv->port,
@@ -80,7 +66,7 @@ ok $read_until->(qr/event: message-base64\ndata: \/w==\n\n/, 10),
    '... arrives as one base64 event';
 $got = '';
 
-my $before = hwm();
+my $before = $srv->peak_memory;
 my $body = join '', map { chr($_ % 256) x 4096 } 1 .. $size / 4096;
 $r = ch_request($srv->port, 'POST', "/pub?id=$ch", body => $body,
                 type => 'application/octet-stream', timeout => 30);
@@ -88,7 +74,7 @@ is $r->{status}, 201, 'a 12 MB binary message (201)';
 # All of it: the last data line and the blank line.
 ok $read_until->(qr/==\n\n\z|[^=\n]\n\n\z/, 60) && length($got) > $size * 4 / 3,
    'the subscriber gets the whole event (' . length($got) . ' bytes)';
-my $after = hwm();
+my $after = $srv->peak_memory;
 my $grew = 0;
 for my $pid (keys %$after) {
     my $d = $after->{$pid} - ($before->{$pid} // $after->{$pid});

@@ -51,11 +51,10 @@ sub seq_of { (parse_id($_[0]))[1] // -1 }
 my @mpms = ('event', 'prefork');
 for my $mpm (@mpms) {
     my $pool = $mpm eq 'event'
-        ? MxhrServer::event_pool(children => 2, threads => 10)
-        : "StartServers 4\nMinSpareServers 2\nMaxSpareServers 8\n"
-          . "ServerLimit 8\nMaxRequestWorkers 8\n";
-    my $srv = MxhrServer->start(mpm => $mpm, test_so => ['mxhr_test'],
-                                conf => "$pool\nMxhrMaxChannels 6\n$loc");
+        ? { children => 2, threads => 10 }
+        : { children => 4, min_spare => 2, max_spare => 8, limit => 8 };
+    my $srv = MxhrServer->start(mpm => $mpm, test_so => ['mxhr_test'], pool => $pool,
+                                conf => "MxhrMaxChannels 6\n$loc");
     my $port = $srv->port;
     my $ch = uniq_name('api');
 

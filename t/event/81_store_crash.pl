@@ -48,10 +48,10 @@ CONF
 
 # As many idle workers wanted as there can be: a dead child is always
 # replaced.
-my $event = "ServerLimit 4\nStartServers 4\nThreadsPerChild 16\nMinSpareThreads 64\n"
-          . "MaxSpareThreads 80\nMaxRequestWorkers 64\n";
-my $prefork = "StartServers 16\nMinSpareServers 16\nMaxSpareServers 20\n"
-            . "ServerLimit 16\nMaxRequestWorkers 16\n";
+my $event = { limit => 4, children => 4, threads => 16, min_spare => 64,
+              max_spare => 80, workers => 64 };
+my $prefork = { children => 16, min_spare => 16, max_spare => 20,
+                limit => 16, workers => 16 };
 my @cases = (
     ['event', 'writer', $event],
     ['event', 'reader', $event],
@@ -125,7 +125,7 @@ sub catch_lock_holder {
 
 for my $case (@cases) {
     my ($mpm, $kind, $pool) = @$case;
-    my $srv = MxhrServer->start(mpm => $mpm, conf => $pool . $loc,
+    my $srv = MxhrServer->start(mpm => $mpm, pool => $pool, conf => $loc,
         # A child stopped holding the lock holds up the requests
         # that wait on it: the small pool fills meanwhile.
         expect_errors => [MxhrServer::pool_full()]);

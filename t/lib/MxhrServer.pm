@@ -143,6 +143,19 @@ sub error_log {
     return <$fh> // '';
 }
 
+# Each child's peak resident memory (VmHWM), in bytes, by PID.
+sub peak_memory {
+    my $self = shift;
+    my %m;
+    for my $pid ($self->children) {
+        open my $fh, '<', "/proc/$pid/status" or next;
+        while (<$fh>) {
+            $m{$pid} = $1 * 1024 if /^VmHWM:\s+(\d+)\s+kB/;
+        }
+    }
+    return \%m;
+}
+
 # The children of our httpd, from /proc.
 sub children {
     my $self = shift;
