@@ -657,18 +657,6 @@ apr_uint64_t mxhr_store_last_seq(void)
     return st ? apr_atomic_read64(&st->last_seq) : 0;
 }
 
-const char *mxhr_store_vhost_key(apr_pool_t *p, server_rec *s)
-{
-    unsigned port = s->port;
-
-    if (!port && s->addrs) {
-        port = s->addrs->host_port;
-    }
-    return apr_psprintf(p, "%.*s:%u", MXHR_VHOST_KEY_MAX - 8,
-                        s->server_hostname ? s->server_hostname : "",
-                        port);
-}
-
 /* Under the lock: the vhost's row, made if new (PAD when none; with
  * make, when every row is taken). Rows are freed with their last
  * channel (chan_free). */

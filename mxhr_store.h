@@ -88,9 +88,6 @@ apr_uint64_t mxhr_store_id(void);
 /* The newest message number in the whole store. */
 apr_uint64_t mxhr_store_last_seq(void);
 
-/* The virtual host's part of a channel's key (ServerName:port). */
-const char *mxhr_store_vhost_key(apr_pool_t *p, server_rec *s);
-
 /* Stores a message (its type, its SSE event name or NULL, its body) in
  * a channel (made if new, unless its vhost has max_channels already; 0:
  * no limit), keeping at most hist_max messages no older than
